@@ -4,9 +4,24 @@ from pathlib import Path
 
 from setuptools import find_packages, setup
 
+
+def extensions():
+    """CLADE's fused CPU kernels; without torch at build time the layers run eagerly."""
+    try:
+        from torch.utils.cpp_extension import BuildExtension, CppExtension
+    except ImportError:
+        return [], {}
+    ext = CppExtension(
+        'clade_mm._ext', ['clade_mm/ops/csrc/class_affine.cpp'],
+        extra_compile_args=['-O3', '-fopenmp'], extra_link_args=['-fopenmp'])
+    return [ext], {'build_ext': BuildExtension}
+
+
 here = Path(__file__).parent
 version = re.search(r"__version__ = '([^']+)'",
                     (here / 'clade_mm' / 'version.py').read_text()).group(1)
+
+ext_modules, cmdclass = extensions()
 
 setup(
     name='clade-mm',
@@ -28,6 +43,8 @@ setup(
         'mmsegmentation>=1.2,<1.3',
         'numpy<2',
     ],
+    ext_modules=ext_modules,
+    cmdclass=cmdclass,
     classifiers=[
         'License :: OSI Approved :: Apache Software License',
         'Programming Language :: Python :: 3',

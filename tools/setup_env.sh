@@ -26,7 +26,7 @@ base_python="${PYTHON:-python3}"
 say() { printf '[setup_env] %s\n' "$*" >&2; }
 
 fingerprint() {
-    cat "$root"/requirements/*.txt "$root/setup.py" "$root/tools/setup_env.sh" | sha256sum | cut -d' ' -f1
+    cat "$root"/requirements/*.txt "$root/setup.py" "$root/pyproject.toml" "$root/tools/setup_env.sh" "$root"/clade_mm/ops/csrc/* | sha256sum | cut -d' ' -f1
 }
 
 want="$(fingerprint)"

@@ -1,0 +1,114 @@
+"""Named fixes that make the pinned OpenMMLab releases work with today's torch, in one place.
+
+Each fix is applied once by :func:`apply_all` when ``clade_mm`` is imported (configs import it
+through ``custom_imports``). None edits site-packages and none flips a process-wide switch such
+as ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD``.
+
+1. ``safe_mmengine_checkpoint_loading``: torch >= 2.6 loads with ``weights_only=True`` by
+   default; mmengine 0.10.7 does not pass the argument, so ``load_from``/``resume`` fail on the
+   Runner's own checkpoints, whose message hub holds ``HistoryBuffer`` objects and numpy values.
+   We replace mmengine's local-file loader by one that still loads with ``weights_only=True``,
+   allowing exactly those types. ``HistoryBuffer`` pickles its statistics functions as
+   ``getattr(HistoryBuffer, 'mean')``; instead of allowing ``getattr`` (which would open the
+   door to arbitrary code) we allow a ``getattr`` that only resolves statistics methods of
+   ``HistoryBuffer``.
+2. ``layout_aware_checkpointing``: gradient checkpointing recomputes a forward pass during
+   backward, usually after the ``semantic_layout`` block has exited. We wrap
+   ``torch.utils.checkpoint.checkpoint`` so that the recomputation re-enters the layout that was
+   current in the original forward. Code calling it as ``torch.utils.checkpoint.checkpoint`` or
+   ``cp.checkpoint`` (mmcv, mmseg, mmagic) gets the wrapper; a function imported by name before
+   ``clade_mm`` was imported does not.
+"""
+import functools
+import os.path as osp
+import pickle
+
+import numpy as np
+import torch
+import torch.utils.checkpoint
+
+from .layers.layout import current_layout, restored_layout
+
+_applied = set()
+
+
+def _once(fix):
+    @functools.wraps(fix)
+    def apply():
+        if fix.__name__ not in _applied:
+            fix()
+            _applied.add(fix.__name__)
+    return apply
+
+
+def _history_buffer_getattr(owner, name):
+    """``getattr`` restricted to what mmengine's HistoryBuffer pickles: its statistics methods."""
+    from mmengine.logging import HistoryBuffer
+    if owner is HistoryBuffer and not name.startswith('_') and callable(
+            getattr(HistoryBuffer, name, None)):
+        return getattr(HistoryBuffer, name)
+    raise pickle.UnpicklingError(
+        f'refusing getattr({owner!r}, {name!r}) while loading a checkpoint: only '
+        'HistoryBuffer statistics methods are allowed')
+
+
+def mmengine_checkpoint_globals():
+    """The globals an mmengine Runner checkpoint may hold besides tensors and builtins."""
+    from mmengine.logging import HistoryBuffer
+    numpy_types = [np.core.multiarray._reconstruct, np.core.multiarray.scalar, np.ndarray,
+                   np.dtype]
+    numpy_types += [getattr(np.dtypes, name) for name in np.dtypes.__all__]
+    return [HistoryBuffer, (_history_buffer_getattr, 'builtins.getattr')] + numpy_types
+
+
+def load_from_local(filename, map_location=None):
+    """Load an mmengine/clade-mm checkpoint with ``weights_only=True`` and mmengine's types.
+
+    Raises:
+        FileNotFoundError: naming the file, when it is absent.
+        pickle.UnpicklingError: naming the file and the refused type, when it holds objects
+            beyond tensors, containers, numpy values and mmengine's log buffers.
+    """
+    filename = osp.expanduser(filename)
+    if not osp.isfile(filename):
+        raise FileNotFoundError(
+            f'checkpoint {filename} not found: check the path given to load_from/--resume '
+            '(resume=True looks for work_dir/last_checkpoint).')
+    with torch.serialization.safe_globals(mmengine_checkpoint_globals()):
+        try:
+            return torch.load(filename, map_location=map_location, weights_only=True)
+        except pickle.UnpicklingError as err:
+            raise pickle.UnpicklingError(
+                f'{filename} holds objects that clade-mm does not unpickle (loading stays '
+                f'weights_only). If you trust the file, re-save its state dicts with '
+                f'torch.save after torch.load(..., weights_only=False). Details: {err}') from err
+
+
+@_once
+def safe_mmengine_checkpoint_loading():
+    from mmengine.runner.checkpoint import CheckpointLoader
+    CheckpointLoader.register_scheme(prefixes='', loader=load_from_local, force=True)
+
+
+@_once
+def layout_aware_checkpointing():
+    original = torch.utils.checkpoint.checkpoint
+
+    @functools.wraps(original)
+    def checkpoint(function, *args, **kwargs):
+        layout = current_layout()
+        if layout is None:
+            return original(function, *args, **kwargs)
+
+        def run_in_layout(*inner_args, **inner_kwargs):
+            with restored_layout(layout):
+                return function(*inner_args, **inner_kwargs)
+
+        return original(run_in_layout, *args, **kwargs)
+
+    torch.utils.checkpoint.checkpoint = checkpoint
+
+
+def apply_all():
+    safe_mmengine_checkpoint_loading()
+    layout_aware_checkpointing()

@@ -1,0 +1,87 @@
+"""What SPADE, CLADE and CLADE-ICPE share: the interface and the parameter-free first step."""
+from typing import Optional
+
+import torch.nn as nn
+from torch import Tensor
+
+from .layout import LayoutError, LayoutLike, SemanticLayout, as_layout, current_layout
+
+PARAM_FREE_NORMS = ('BN', 'SyncBN', 'IN')
+
+
+def build_param_free_norm(kind: str, num_features: int, eps: float = 1e-5,
+                          momentum: float = 0.1) -> nn.Module:
+    """The normalization without affine parameters that every conditional norm starts with."""
+    if kind == 'BN':
+        return nn.BatchNorm2d(num_features, eps=eps, momentum=momentum, affine=False)
+    if kind == 'SyncBN':
+        # Falls back to plain batch norm when torch.distributed is not initialised.
+        return nn.SyncBatchNorm(num_features, eps=eps, momentum=momentum, affine=False)
+    if kind == 'IN':
+        return nn.InstanceNorm2d(num_features, eps=eps, momentum=momentum, affine=False)
+    raise ValueError(f'param_free_norm={kind!r} is not supported; choose one of '
+                     f'{", ".join(PARAM_FREE_NORMS)}')
+
+
+class ConditionalNorm(nn.Module):
+    """Base of the semantic-conditioned norms: ``out = modulate(norm(x), layout)``.
+
+    Args:
+        num_features: channels ``C`` of the features.
+        num_classes: semantic classes ``N_c`` (including any don't-care class).
+        param_free_norm: ``'BN'``, ``'SyncBN'`` or ``'IN'``.
+        eps, momentum: of the parameter-free norm.
+        with_instance_edge: also condition on the instance edge map of the layout.
+
+    Shapes:
+        ``forward(x: (N, C, H, W), layout=None) -> (N, C_out, H, W)`` where ``C_out`` is
+        :attr:`out_channels` (``C``, or ``C + 1`` for CLADE with instance edges).
+    """
+
+    def __init__(self, num_features: int, num_classes: int, param_free_norm: str = 'BN',
+                 eps: float = 1e-5, momentum: float = 0.1, with_instance_edge: bool = False):
+        super().__init__()
+        if num_classes < 1:
+            raise ValueError(f'num_classes must be >= 1, got {num_classes}')
+        self.num_features = num_features
+        self.num_classes = num_classes
+        self.with_instance_edge = with_instance_edge
+        self.param_free_norm = build_param_free_norm(param_free_norm, num_features, eps, momentum)
+
+    @property
+    def out_channels(self) -> int:
+        return self.num_features
+
+    def resolve_layout(self, x: Tensor, layout: Optional[LayoutLike]) -> SemanticLayout:
+        """The explicit layout if given, else the one of the enclosing ``semantic_layout``."""
+        if layout is None:
+            layout = current_layout()
+            if layout is None:
+                raise LayoutError(
+                    f'{self._owner()} is conditioned on a semantic layout, but none is active. '
+                    'Run the model inside `with clade_mm.semantic_layout(label_map):` or call '
+                    'the layer as `norm(x, layout=label_map)`.')
+        layout = as_layout(layout)
+        layout.check_compatible(x, self.num_classes, self._owner())
+        return layout
+
+    def _owner(self) -> str:
+        return f'{type(self).__name__}(num_features={self.num_features}, ' \
+               f'num_classes={self.num_classes})'
+
+    def forward(self, x: Tensor, layout: Optional[LayoutLike] = None) -> Tensor:
+        if x.dim() != 4:
+            raise ValueError(f'{self._owner()} expects (N, C, H, W) features, '
+                             f'got shape {tuple(x.shape)}')
+        return self.normalize_and_modulate(x, self.resolve_layout(x, layout))
+
+    def normalize_and_modulate(self, x: Tensor, layout: SemanticLayout) -> Tensor:
+        """The two steps; a subclass may fuse them."""
+        return self.modulate(self.param_free_norm(x), layout)
+
+    def modulate(self, normalized: Tensor, layout: SemanticLayout) -> Tensor:
+        raise NotImplementedError
+
+    def extra_repr(self) -> str:
+        return (f'num_features={self.num_features}, num_classes={self.num_classes}, '
+                f'with_instance_edge={self.with_instance_edge}')

@@ -1,0 +1,131 @@
+"""CLADE: class-adaptive normalization, and CLADE-ICPE, its intra-class positional variant."""
+from typing import Optional, Tuple
+
+import torch
+import torch.nn as nn
+from torch import Tensor
+
+from ..ops import class_norm
+from .base import ConditionalNorm
+from .layout import SemanticLayout
+
+
+class ClassAffine(nn.Module):
+    """A bank of per-class modulation parameters and its guided sampling.
+
+    The parameters are called ``gamma``/``beta`` (not ``weight``/``bias``) on purpose: generic
+    initialisers such as mmcv's ``constant_init`` in ``ConvModule.init_weights`` reset any
+    ``weight``/``bias`` of a norm to 1/0, which would erase the class-wise bank.
+
+    Args:
+        num_classes: ``N_c``.
+        num_features: ``C``.
+        with_position: add CLADE-ICPE's two ``Conv1x1(2 -> 1)`` that scale gamma and beta by the
+            intra-class positional map. They start at zero, so ICPE starts as plain CLADE.
+
+    Shapes:
+        ``forward(labels: (N, h, w) int64, position: (N, 2, h, w) | None)`` returns
+        ``gamma, beta``, each ``(N, C, h, w)``.
+    """
+
+    def __init__(self, num_classes: int, num_features: int, with_position: bool = False):
+        super().__init__()
+        self.gamma = nn.Parameter(torch.empty(num_classes, num_features).uniform_(0, 1))
+        self.beta = nn.Parameter(torch.zeros(num_classes, num_features))
+        self.with_position = with_position
+        if with_position:
+            self.position_gamma = nn.Conv2d(2, 1, kernel_size=1)
+            self.position_beta = nn.Conv2d(2, 1, kernel_size=1)
+            for conv in (self.position_gamma, self.position_beta):
+                nn.init.zeros_(conv.weight)
+                nn.init.zeros_(conv.bias)
+
+    @staticmethod
+    def sample(bank: Tensor, labels: Tensor) -> Tensor:
+        """Guided sampling: ``bank[labels]`` laid out as ``(N, C, h, w)``, a gather, no matmul."""
+        n, h, w = labels.shape
+        # Index along the class dimension of the transposed bank so that the result is already
+        # channel-first; for N = 1 it is contiguous and needs no permute copy.
+        sampled = bank.t().index_select(1, labels.reshape(-1))  # (C, N*h*w)
+        return sampled.view(-1, n, h, w).transpose(0, 1)
+
+    def forward(self, labels: Tensor, position: Optional[Tensor] = None) -> Tuple[Tensor, Tensor]:
+        gamma = self.sample(self.gamma, labels)
+        beta = self.sample(self.beta, labels)
+        if self.with_position:
+            if position is None:
+                raise ValueError('ClassAffine(with_position=True) needs the ICPE map')
+            gamma = gamma * (1 + self.position_gamma(position))
+            beta = beta * (1 + self.position_beta(position))
+        return gamma, beta
+
+    def extra_repr(self) -> str:
+        return (f'num_classes={self.gamma.shape[0]}, num_features={self.gamma.shape[1]}, '
+                f'with_position={self.with_position}')
+
+
+class CLADE(ConditionalNorm):
+    """``out = norm(x) * gamma[label] + beta[label]`` with a class-wise parameter bank.
+
+    With instance edges (the paper's appendix) the edge map ``E`` is modulated by two learned
+    scalars, ``gamma_e * E + beta_e``, and concatenated to the output as one more channel, so
+    the layer after it must take ``C + 1`` channels (:attr:`out_channels`).
+
+    Args: as :class:`~clade_mm.layers.base.ConditionalNorm`.
+
+    Shapes:
+        ``(N, C, H, W) -> (N, C, H, W)``, or ``(N, C + 1, H, W)`` with instance edges.
+    """
+    _abbr_ = 'clade'
+    with_position = False
+
+    def __init__(self, num_features: int, num_classes: int, param_free_norm: str = 'BN',
+                 eps: float = 1e-5, momentum: float = 0.1, with_instance_edge: bool = False):
+        super().__init__(num_features, num_classes, param_free_norm, eps, momentum,
+                         with_instance_edge)
+        self.class_affine = ClassAffine(num_classes, num_features, self.with_position)
+        if with_instance_edge:
+            # gamma_e and beta_e as the weight and bias of a 1x1 conv on the edge map.
+            self.edge_affine = nn.Conv2d(1, 1, kernel_size=1)
+
+    @property
+    def out_channels(self) -> int:
+        return self.num_features + int(self.with_instance_edge)
+
+    def normalize_and_modulate(self, x: Tensor, layout: SemanticLayout) -> Tensor:
+        if self.with_position or not class_norm.supports(x, self.class_affine.gamma,
+                                                         self.param_free_norm):
+            return super().normalize_and_modulate(x, layout)
+        labels = layout.labels_at(x.shape[-2:], x.device)
+        out = class_norm.class_adaptive_norm(x, labels, self.class_affine.gamma,
+                                             self.class_affine.beta, self.param_free_norm)
+        return self._append_edges(out, layout)
+
+    def modulate(self, normalized: Tensor, layout: SemanticLayout) -> Tensor:
+        """The eager formula: gather the two maps, then multiply-add."""
+        size, device = normalized.shape[-2:], normalized.device
+        labels = layout.labels_at(size, device)
+        position = layout.icpe_at(size, device).to(normalized.dtype) if self.with_position \
+            else None
+        gamma, beta = self.class_affine(labels, position)
+        out = torch.addcmul(beta.to(normalized.dtype), normalized, gamma.to(normalized.dtype))
+        return self._append_edges(out, layout)
+
+    def _append_edges(self, out: Tensor, layout: SemanticLayout) -> Tensor:
+        if not self.with_instance_edge:
+            return out
+        edges = layout.edges_at(out.shape[-2:], out.device).to(out.dtype)
+        return torch.cat([out, self.edge_affine(edges)], dim=1)
+
+
+class CLADEICPE(CLADE):
+    """CLADE with intra-class positional encoding (CLADE-ICPE).
+
+    ``gamma = gamma[label] * (1 + Conv1x1(dist))``, ``beta = beta[label] * (1 + Conv1x1(dist))``
+    where ``dist`` is the layout's ``(dy, dx)`` offset of each pixel from the centroid of its
+    class component (:func:`clade_mm.layers.layout.icpe_map`): 6 parameters more than CLADE.
+
+    Shapes: as :class:`CLADE`.
+    """
+    _abbr_ = 'clade_icpe'
+    with_position = True

@@ -1,0 +1,104 @@
+"""Class-adaptive normalization in one pass over the features (CPU, float32).
+
+``class_adaptive_norm(x, labels, gamma, beta, norm)`` computes what CLADE's eager path does,
+``norm(x) * gamma[labels] + beta[labels]`` with ``norm`` a parameter-free BatchNorm2d or
+InstanceNorm2d, without materialising the two gathered ``(N, C, H, W)`` maps. The statistics
+come from the same ATen routine BatchNorm uses (running averages included); the modulation and
+its backward are the kernels of ``clade_mm/ops/csrc/class_affine.cpp``, compiled when clade-mm
+is installed. The backward accounts for the statistics' dependence on ``x`` analytically.
+
+Everything this path does not cover (GPU tensors, other dtypes, autocast, SyncBatchNorm,
+CLADE-ICPE's per-pixel factors) runs the eager formula in :mod:`clade_mm.layers.clade`, which
+the tests hold this path to.
+"""
+import torch
+import torch.nn as nn
+from torch import Tensor
+from torch.autograd.function import once_differentiable
+
+try:
+    from clade_mm import _ext
+except ImportError:  # built by setup.py; absent in a source tree that was never installed
+    _ext = None
+
+
+def fused_kernels_available() -> bool:
+    return _ext is not None
+
+
+def supports(x: Tensor, gamma: Tensor, norm: nn.Module) -> bool:
+    """Whether :func:`class_adaptive_norm` can stand in for the eager formula."""
+    if _ext is None or x.device.type != 'cpu' or x.dtype != torch.float32 or \
+            gamma.dtype != torch.float32:
+        return False
+    if torch.is_autocast_enabled('cpu'):
+        return False
+    if type(norm) is nn.BatchNorm2d:
+        return True
+    return type(norm) is nn.InstanceNorm2d and not norm.track_running_stats
+
+
+def _statistics(x: Tensor, norm: nn.Module):
+    """Mean and inverse std the way ``norm`` would use them; updates its running statistics.
+
+    Returns:
+        ``(mean, invstd, batch_stats)`` with mean and invstd of shape ``(S, C)``: S = 1 for
+        batch norm, N for instance norm; ``batch_stats`` says whether they depend on ``x``.
+    """
+    n, c = x.shape[:2]
+    if isinstance(norm, nn.InstanceNorm2d):
+        # Every (sample, channel) pair is a channel of its own.
+        mean, var = torch.batch_norm_update_stats(x.reshape(1, n * c, *x.shape[2:]), None,
+                                                  None, 0.0)
+        return mean.view(n, c), torch.rsqrt(var + norm.eps).view(n, c), True
+    if not norm.training and norm.running_mean is not None:
+        return norm.running_mean[None], torch.rsqrt(norm.running_var + norm.eps)[None], False
+    update = norm.training and norm.track_running_stats
+    momentum = 0.0
+    if update:
+        norm.num_batches_tracked.add_(1)
+        momentum = norm.momentum if norm.momentum is not None else \
+            1.0 / float(norm.num_batches_tracked)
+    # Also updates the running averages (with the unbiased variance), as BatchNorm does.
+    mean, var = torch.batch_norm_update_stats(x, norm.running_mean if update else None,
+                                              norm.running_var if update else None, momentum)
+    return mean[None], torch.rsqrt(var + norm.eps)[None], True
+
+
+class _ClassAdaptiveNorm(torch.autograd.Function):
+
+    @staticmethod
+    def forward(ctx, x, labels, gamma, beta, mean, invstd, batch_stats):
+        x, labels = x.contiguous(), labels.contiguous()
+        gamma, beta = gamma.contiguous(), beta.contiguous()
+        mean, invstd = mean.contiguous(), invstd.contiguous()
+        ctx.save_for_backward(x, labels, gamma, mean, invstd)
+        ctx.batch_stats = batch_stats
+        return _ext.clade_forward(x, labels, gamma, beta, mean, invstd)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad):
+        x, labels, gamma, mean, invstd = ctx.saved_tensors
+        grad_x, grad_gamma, grad_beta = _ext.clade_backward(
+            grad.contiguous(), x, labels, gamma, mean, invstd, ctx.batch_stats,
+            ctx.needs_input_grad[0])
+        return (grad_x if ctx.needs_input_grad[0] else None), None, grad_gamma, grad_beta, \
+            None, None, None
+
+
+def class_adaptive_norm(x: Tensor, labels: Tensor, gamma: Tensor, beta: Tensor,
+                        norm: nn.Module) -> Tensor:
+    """``norm(x) * gamma[labels] + beta[labels]``, fused; see the module docstring.
+
+    Args:
+        x: ``(N, C, H, W)`` float32 CPU features.
+        labels: ``(N, H, W)`` int64 class ids at the features' size. The kernels index the
+            tables with them unchecked: callers validate them first (the layout does).
+        gamma, beta: ``(N_c, C)`` class-wise tables.
+        norm: the parameter-free BatchNorm2d/InstanceNorm2d whose statistics (and running
+            averages) are used exactly as calling it would.
+    """
+    with torch.no_grad():  # the backward accounts for the statistics analytically
+        mean, invstd, batch_stats = _statistics(x, norm)
+    return _ClassAdaptiveNorm.apply(x, labels, gamma, beta, mean, invstd, batch_stats)

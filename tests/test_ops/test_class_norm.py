@@ -1,0 +1,104 @@
+"""The fused CPU kernels against CLADE's eager formula, values and gradients."""
+import pytest
+import torch
+
+from clade_mm.layers import CLADE, CLADEICPE, semantic_layout
+from clade_mm.ops import class_norm
+
+
+def test_the_install_built_the_kernels():
+    assert class_norm.fused_kernels_available(), \
+        'clade_mm._ext is missing: reinstall with tools/setup_env.sh (needs torch at build time)'
+
+
+def run(layer, x, labels, weights, fused):
+    """Forward and backward through ``layer``, forcing or forbidding the fused path."""
+    x = x.clone().requires_grad_()
+    if fused:
+        assert class_norm.supports(x, layer.class_affine.gamma, layer.param_free_norm)
+    saved = class_norm._ext
+    if not fused:
+        class_norm._ext = None
+    try:
+        with semantic_layout(labels):
+            out = layer(x)
+    finally:
+        class_norm._ext = saved
+    (out * weights).sum().backward()
+    grads = [x.grad] + [p.grad for p in layer.parameters()]
+    return out, grads
+
+
+def twin_layers(param_free_norm, momentum=0.1, seed=0):
+    torch.manual_seed(seed)
+    a = CLADE(12, 6, param_free_norm=param_free_norm, momentum=momentum)
+    with torch.no_grad():
+        a.class_affine.gamma.normal_()
+        a.class_affine.beta.normal_()
+    b = CLADE(12, 6, param_free_norm=param_free_norm, momentum=momentum)
+    b.load_state_dict(a.state_dict())
+    return a, b
+
+
+def blocky(n, h, w, classes, seed):
+    g = torch.Generator().manual_seed(seed)
+    coarse = torch.randint(0, classes, (n, h // 2, w // 3), generator=g)
+    return coarse.repeat_interleave(2, 1).repeat_interleave(3, 2)
+
+
+@pytest.mark.parametrize('param_free_norm, train, momentum', [
+    ('BN', True, 0.1), ('BN', False, 0.1), ('BN', True, None), ('IN', True, 0.1),
+    ('IN', False, 0.1)])
+def test_fused_equals_eager(param_free_norm, train, momentum):
+    fused, eager = twin_layers(param_free_norm, momentum)
+    if param_free_norm == 'BN':  # running statistics away from their initial values
+        for layer in (fused, eager):
+            layer.param_free_norm.running_mean.fill_(0.3)
+            layer.param_free_norm.running_var.fill_(2.0)
+    fused.train(train), eager.train(train)
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(3, 12, 8, 9, generator=g) * 2 + 0.5
+    labels = blocky(3, 8, 9, 6, seed=2)
+    weights = torch.randn(3, 12, 8, 9, generator=g)
+    for _ in range(2):  # twice: the running averages of step 1 feed step 2
+        out_f, grads_f = run(fused, x, labels, weights, fused=True)
+        out_e, grads_e = run(eager, x, labels, weights, fused=False)
+        torch.testing.assert_close(out_f, out_e, atol=2e-5, rtol=1e-5)
+        for gf, ge in zip(grads_f, grads_e):
+            torch.testing.assert_close(gf, ge, atol=5e-5, rtol=1e-4)
+        for layer in (fused, eager):
+            layer.zero_grad()
+    for key, value in eager.state_dict().items():
+        torch.testing.assert_close(fused.state_dict()[key], value)
+
+
+def test_fused_handles_non_contiguous_features_and_frozen_inputs():
+    fused, eager = twin_layers('BN')
+    x = torch.randn(2, 9, 8, 12).permute(0, 3, 1, 2)  # (2, 12, 9, 8), not contiguous
+    labels = blocky(2, 9, 8, 6, seed=4)
+    with semantic_layout(labels):
+        out = fused(x)  # x needs no gradient: only gamma and beta get one
+    saved, class_norm._ext = class_norm._ext, None
+    try:
+        with semantic_layout(labels):
+            expected = eager(x)
+    finally:
+        class_norm._ext = saved
+    torch.testing.assert_close(out, expected, atol=2e-5, rtol=1e-5)
+    out.sum().backward()
+    assert fused.class_affine.gamma.grad is not None
+
+
+def test_paths_outside_the_kernels_fall_back_to_eager():
+    x = torch.randn(2, 4, 6, 6)
+    gamma = torch.zeros(3, 4)
+    assert class_norm.supports(x, gamma, torch.nn.BatchNorm2d(4, affine=False))
+    assert not class_norm.supports(x.double(), gamma, torch.nn.BatchNorm2d(4, affine=False))
+    assert not class_norm.supports(x, gamma, torch.nn.SyncBatchNorm(4, affine=False))
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        assert not class_norm.supports(x, gamma, torch.nn.BatchNorm2d(4, affine=False))
+    # float64 layers and CLADE-ICPE still compute (eagerly).
+    layer = CLADE(4, 3).double()
+    with semantic_layout(torch.randint(0, 3, (2, 6, 6))):
+        assert layer(x.double()).dtype == torch.float64
+        assert CLADEICPE(4, 3)(x).shape == x.shape
