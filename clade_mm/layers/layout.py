@@ -205,6 +205,10 @@ class SemanticLayout:
             raise LayoutError(
                 f'{owner}: the features have batch size {x.shape[0]} but the label map has '
                 f'{self.batch_size}; pass one label map per sample to semantic_layout().')
+        self.check_classes(num_classes, owner)
+
+    def check_classes(self, num_classes: int, owner: str) -> None:
+        """Raise a :class:`LayoutError` naming the id if one is outside ``0..num_classes-1``."""
         low, high = self.id_range()
         if high >= num_classes:
             raise LayoutError(

@@ -1,0 +1,3 @@
+from .complexity import Complexity, LayerCost, NormOverhead, measure_complexity
+
+__all__ = ['Complexity', 'LayerCost', 'NormOverhead', 'measure_complexity']

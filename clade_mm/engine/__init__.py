@@ -1,0 +1,3 @@
+from .hooks import SampleGridHook
+
+__all__ = ['SampleGridHook']

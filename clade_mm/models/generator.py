@@ -1,0 +1,212 @@
+"""The SPADE-style generator whose every normalization is one config key (``norm_cfg``)."""
+from typing import Optional, Sequence, Tuple
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from mmcv.cnn import build_norm_layer
+from mmengine.model import BaseModule
+from mmengine.registry import MODELS as ROOT_MODELS
+from torch import Tensor
+from torch.nn.utils import spectral_norm as add_spectral_norm
+
+from mmagic.registry import MODELS
+
+from ..layers import ConditionalNorm, SemanticLayout, semantic_layout
+from ..layers.clade import ClassAffine
+
+UPSAMPLING_LAYERS = {'normal': 5, 'more': 6, 'most': 7}
+
+
+def build_semantic_norm(norm_cfg: dict, num_features: int, num_classes: int,
+                        with_instance_edge: bool) -> nn.Module:
+    """A norm from ``norm_cfg``; conditional norms get the class count and edge flag."""
+    cfg = dict(norm_cfg)
+    norm_type = cfg['type']
+    norm_cls = norm_type if isinstance(norm_type, type) else ROOT_MODELS.get(norm_type)
+    if norm_cls is not None and issubclass(norm_cls, ConditionalNorm):
+        cfg.setdefault('num_classes', num_classes)
+        cfg.setdefault('with_instance_edge', with_instance_edge)
+    return build_norm_layer(cfg, num_features)[1]
+
+
+def norm_out_channels(norm: nn.Module, num_features: int) -> int:
+    """Channels a norm hands on: CLADE with instance edges appends one."""
+    return getattr(norm, 'out_channels', num_features)
+
+
+class SemanticResBlock(nn.Module):
+    """SPADE's residual block: ``conv_1(act(norm_1(conv_0(act(norm_0(x)))))) + shortcut(x)``.
+
+    The shortcut is ``conv_s(norm_s(x))`` (1x1, no bias, no activation) when the channel count
+    changes, else the identity. ``conv_0``, ``conv_1`` and ``conv_s`` are spectrally normalised.
+
+    Shapes: ``(N, in_channels, H, W) -> (N, out_channels, H, W)``, inside a semantic layout.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, norm_cfg: dict, num_classes: int,
+                 with_instance_edge: bool = False, spectral_norm: bool = True):
+        super().__init__()
+        mid_channels = min(in_channels, out_channels)
+
+        def norm(channels):
+            return build_semantic_norm(norm_cfg, channels, num_classes, with_instance_edge)
+
+        def conv(norm_layer, channels, out, kernel_size, bias=True):
+            layer = nn.Conv2d(norm_out_channels(norm_layer, channels), out, kernel_size,
+                              padding=kernel_size // 2, bias=bias)
+            return add_spectral_norm(layer) if spectral_norm else layer
+
+        self.norm_0 = norm(in_channels)
+        self.conv_0 = conv(self.norm_0, in_channels, mid_channels, 3)
+        self.norm_1 = norm(mid_channels)
+        self.conv_1 = conv(self.norm_1, mid_channels, out_channels, 3)
+        self.learned_shortcut = in_channels != out_channels
+        if self.learned_shortcut:
+            self.norm_s = norm(in_channels)
+            self.conv_s = conv(self.norm_s, in_channels, out_channels, 1, bias=False)
+
+    def forward(self, x: Tensor) -> Tensor:
+        shortcut = self.conv_s(self.norm_s(x)) if self.learned_shortcut else x
+        dx = self.conv_0(F.leaky_relu(self.norm_0(x), 0.2))
+        dx = self.conv_1(F.leaky_relu(self.norm_1(dx), 0.2))
+        return shortcut + dx
+
+
+@MODELS.register_module()
+class SemanticGenerator(BaseModule):
+    """Label map to image, SPADE's generator with a configurable normalization.
+
+    ``fc`` -> head_0 -> up -> middle_0 -> [up] -> middle_1 -> up -> up_0 -> up -> up_1 -> up ->
+    up_2 -> up -> up_3 [-> up -> up_4] -> LeakyReLU -> conv_img -> tanh, nearest x2 upsampling.
+
+    Args:
+        num_classes: semantic classes ``N_c`` (including a don't-care class).
+        norm_cfg: the norm of every block: ``dict(type='CLADE')``, ``'CLADE-ICPE'``,
+            ``'SPADE'``, or a plain ``'BN'``/``'IN'`` for comparison. Conditional norms get
+            ``num_classes`` and ``with_instance_edge`` filled in.
+        base_channels: ``ngf`` (64 in the paper).
+        num_upsampling_layers: ``'normal'`` (5), ``'more'`` (6) or ``'most'`` (7) upsamplings.
+        with_instance_edge: condition on instance edges too (needs an instance map).
+        z_channels: start from a code ``z`` of this length (256 in the paper) instead of the
+            downsampled label map: multi-modal synthesis (``z`` random) and, with
+            ``style_encoder``, style-guided synthesis (``z`` from a reference image).
+        style_encoder: a :class:`~clade_mm.models.StyleEncoder` config; it lives inside the
+            generator so that the generator's optimizer and EMA cover it.
+        out_size: ``(H, W)`` of the images; needed only with ``z_channels`` (it fixes the size
+            of the first feature map). Otherwise any size whose sides divide by
+            ``2 ** num_upsampling_layers`` works.
+        spectral_norm: on the residual blocks' convolutions.
+
+    Shapes:
+        ``forward(labels: (N, H, W) int64, instances=None, z=None) -> (N, 3, H, W)`` in
+        ``[-1, 1]``.
+    """
+
+    def __init__(self, num_classes: int, norm_cfg: dict = dict(type='CLADE'),
+                 base_channels: int = 64, num_upsampling_layers: str = 'normal',
+                 with_instance_edge: bool = False, z_channels: Optional[int] = None,
+                 out_size: Optional[Sequence[int]] = None, spectral_norm: bool = True,
+                 style_encoder: Optional[dict] = None, init_cfg: Optional[dict] = None):
+        super().__init__(init_cfg=init_cfg)
+        if num_upsampling_layers not in UPSAMPLING_LAYERS:
+            raise ValueError(f'num_upsampling_layers={num_upsampling_layers!r}; choose one of '
+                             f'{", ".join(UPSAMPLING_LAYERS)}')
+        self.num_classes = num_classes
+        self.num_upsampling_layers = num_upsampling_layers
+        self.num_ups = UPSAMPLING_LAYERS[num_upsampling_layers]
+        self.with_instance_edge = with_instance_edge
+        self.z_channels = z_channels
+        nf = base_channels
+        if z_channels is not None:
+            if out_size is None:
+                raise ValueError('a generator with z_channels needs out_size=(H, W)')
+            self.latent_size = self._latent_size(tuple(out_size))
+            self.fc = nn.Linear(z_channels, 16 * nf * self.latent_size[0] * self.latent_size[1])
+        else:
+            self.latent_size = None
+            self.fc = nn.Conv2d(num_classes + int(with_instance_edge), 16 * nf, 3, padding=1)
+        if style_encoder is not None:
+            if z_channels is None:
+                raise ValueError('a style encoder needs z_channels (the length of its code)')
+            self.style_encoder = MODELS.build(style_encoder,
+                                              default_args=dict(z_channels=z_channels))
+
+        def block(fin, fout):
+            return SemanticResBlock(fin, fout, norm_cfg, num_classes, with_instance_edge,
+                                    spectral_norm)
+
+        self.head_0 = block(16 * nf, 16 * nf)
+        self.G_middle_0 = block(16 * nf, 16 * nf)
+        self.G_middle_1 = block(16 * nf, 16 * nf)
+        self.up_0 = block(16 * nf, 8 * nf)
+        self.up_1 = block(8 * nf, 4 * nf)
+        self.up_2 = block(4 * nf, 2 * nf)
+        self.up_3 = block(2 * nf, nf)
+        final_channels = nf
+        if num_upsampling_layers == 'most':
+            self.up_4 = block(nf, nf // 2)
+            final_channels = nf // 2
+        self.conv_img = nn.Conv2d(final_channels, 3, 3, padding=1)
+
+    def _latent_size(self, size: Tuple[int, int]) -> Tuple[int, int]:
+        factor = 2 ** self.num_ups
+        if size[0] % factor or size[1] % factor:
+            raise ValueError(
+                f'image size {size[0]}x{size[1]} does not divide by 2**{self.num_ups} = {factor} '
+                f"(num_upsampling_layers='{self.num_upsampling_layers}'): resize or crop to a "
+                f'multiple of {factor}, e.g. {size[0] // factor * factor}x'
+                f'{size[1] // factor * factor}.')
+        return size[0] // factor, size[1] // factor
+
+    def init_weights(self):
+        """Xavier-normal (gain 0.02) convs and linears, zero biases, as in SPADE.
+
+        The class-wise banks of CLADE (``U(0, 1)`` and 0) and CLADE-ICPE's zero-initialised
+        positional convs keep their own initialisation.
+        """
+        super().init_weights()
+        if self.init_cfg is not None:
+            return
+        own_init = {id(m) for affine in self.modules() if isinstance(affine, ClassAffine)
+                    for m in affine.modules()}
+        for module in self.modules():
+            if isinstance(module, (nn.Conv2d, nn.Linear)) and id(module) not in own_init:
+                weight = getattr(module, 'weight_orig', module.weight)
+                nn.init.xavier_normal_(weight, gain=0.02)
+                if module.bias is not None:
+                    nn.init.zeros_(module.bias)
+
+    def forward(self, labels: Tensor, instances: Optional[Tensor] = None,
+                z: Optional[Tensor] = None) -> Tensor:
+        layout = SemanticLayout(labels, instances)
+        layout.check_classes(self.num_classes, type(self).__name__)
+        height, width = layout.labels.shape[-2:]
+        latent = self._latent_size((height, width))
+        if self.latent_size is not None and latent != self.latent_size:
+            raise ValueError(f'this generator was built for {self.latent_size[0] * 2 ** self.num_ups}x'
+                             f'{self.latent_size[1] * 2 ** self.num_ups} images (out_size), got '
+                             f'labels of {height}x{width}')
+        with semantic_layout(layout):
+            if self.z_channels is not None:
+                if z is None:
+                    z = torch.randn(layout.batch_size, self.z_channels, device=labels.device)
+                x = self.fc(z).view(z.shape[0], -1, *latent)
+            else:
+                x = layout.one_hot_at(latent, self.num_classes, labels.device, self.fc.weight.dtype)
+                if self.with_instance_edge:
+                    x = torch.cat([x, layout.edges_at(latent, labels.device).to(x.dtype)], 1)
+                x = self.fc(x)
+            x = self.head_0(x)
+            x = self.G_middle_0(self._up(x))
+            if self.num_upsampling_layers in ('more', 'most'):
+                x = self._up(x)
+            x = self.G_middle_1(x)
+            for name in ('up_0', 'up_1', 'up_2', 'up_3', 'up_4'):
+                if hasattr(self, name):
+                    x = getattr(self, name)(self._up(x))
+            return torch.tanh(self.conv_img(F.leaky_relu(x, 0.2)))
+
+    @staticmethod
+    def _up(x: Tensor) -> Tensor:
+        return F.interpolate(x, scale_factor=2, mode='nearest')

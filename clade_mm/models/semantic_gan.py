@@ -1,0 +1,142 @@
+"""The semantic image synthesis GAN: mmagic's BaseGAN with label-conditioned G and D steps."""
+from typing import Dict, List, Optional, Tuple
+
+import torch
+from mmengine.optim import OptimWrapper
+from torch import Tensor
+
+from mmagic.models.base_models import BaseGAN
+from mmagic.registry import MODELS
+from mmagic.structures import DataSample
+
+SampleList = List[DataSample]
+
+
+@MODELS.register_module()
+class SemanticGAN(BaseGAN):
+    """Label map in, image out, trained with hinge GAN, feature matching, VGG and KL losses.
+
+    Inputs (after the data preprocessor, which must leave ``label`` and ``instance``
+    unnormalised: ``non_image_keys=['label', 'instance']``):
+    ``img`` ``(N, 3, H, W)`` in ``[-1, 1]``, ``label`` ``(N, 1, H, W)`` class ids and optionally
+    ``instance`` ``(N, 1, H, W)`` instance ids.
+
+    Args:
+        generator: a :class:`~clade_mm.models.SemanticGenerator` config.
+        discriminator: a :class:`~clade_mm.models.MultiScaleDiscriminator` config.
+        data_preprocessor: mmagic's ``DataPreprocessor`` config.
+        gan_loss: mmagic's ``GANLoss``, hinge by default.
+        feature_matching_loss, perceptual_loss, kl_loss: configs or ``None`` to disable.
+            ``kl_loss`` is used only when the generator has a style encoder.
+        ema_config: as in BaseGAN; ``None`` trains without an EMA generator.
+    """
+
+    def __init__(self, generator: dict, discriminator: dict,
+                 data_preprocessor: Optional[dict] = None,
+                 gan_loss: dict = dict(type='GANLoss', gan_type='hinge'),
+                 feature_matching_loss: Optional[dict] = dict(type='FeatureMatchingLoss',
+                                                              loss_weight=10.0),
+                 perceptual_loss: Optional[dict] = None,
+                 kl_loss: Optional[dict] = dict(type='KLDivergenceLoss', loss_weight=0.05),
+                 ema_config: Optional[dict] = None):
+        super().__init__(generator, discriminator, data_preprocessor, ema_config=ema_config)
+        self.gan_loss = MODELS.build(gan_loss)
+        self.feature_matching_loss = MODELS.build(feature_matching_loss) \
+            if feature_matching_loss else None
+        self.perceptual_loss = MODELS.build(perceptual_loss) if perceptual_loss else None
+        self.kl_loss = MODELS.build(kl_loss) if kl_loss else None
+
+    @staticmethod
+    def _semantic_inputs(inputs: dict) -> Tuple[Tensor, Optional[Tensor]]:
+        labels = inputs['label']
+        instances = inputs.get('instance')
+        return labels, instances
+
+    @staticmethod
+    def _style_encoder(generator):
+        # The EMA generator is a wrapper holding the averaged copy as ``module``.
+        return getattr(getattr(generator, 'module', generator), 'style_encoder', None)
+
+    def _generate(self, generator, inputs: dict,
+                  style: Optional[Tensor] = None) -> Tuple[Tensor, Optional[Tuple[Tensor, Tensor]]]:
+        """Images from the label maps; with a style encoder, ``z`` comes from ``style`` images
+        (and ``(mu, logvar)`` is returned for the KL loss) or, without them, from N(0, 1)."""
+        labels, instances = self._semantic_inputs(inputs)
+        z, posterior = None, None
+        encoder = self._style_encoder(generator)
+        if encoder is not None and style is not None:
+            mu, logvar = encoder(style)
+            z, posterior = encoder.sample(mu, logvar), (mu, logvar)
+        return generator(labels, instances, z), posterior
+
+    def _discriminate(self, fake: Tensor, real: Tensor,
+                      inputs: dict) -> Tuple[List[List[Tensor]], List[List[Tensor]]]:
+        """One discriminator pass over fakes and reals together, split back per scale."""
+        labels, instances = self._semantic_inputs(inputs)
+        twice = (None if instances is None else torch.cat([instances, instances]))
+        outputs = self.discriminator(torch.cat([fake, real]), torch.cat([labels, labels]), twice)
+        n = fake.shape[0]
+        return ([[o[:n] for o in scale] for scale in outputs],
+                [[o[n:] for o in scale] for scale in outputs])
+
+    def _gan_loss(self, outputs: List[List[Tensor]], target_is_real: bool,
+                  is_disc: bool) -> Tensor:
+        return sum(self.gan_loss(scale[-1], target_is_real, is_disc=is_disc)
+                   for scale in outputs) / len(outputs)
+
+    def train_discriminator(self, inputs: dict, data_samples: SampleList,
+                            optimizer_wrapper: OptimWrapper) -> Dict[str, Tensor]:
+        real = inputs['img']
+        with torch.no_grad():
+            fake, _ = self._generate(self.generator, inputs, style=real)
+        fake_out, real_out = self._discriminate(fake.detach(), real, inputs)
+        loss_fake = self._gan_loss(fake_out, False, is_disc=True)
+        loss_real = self._gan_loss(real_out, True, is_disc=True)
+        loss, log_vars = self.parse_losses(dict(loss_disc_fake=loss_fake,
+                                                loss_disc_real=loss_real))
+        optimizer_wrapper.update_params(loss)
+        return log_vars
+
+    def train_generator(self, inputs: dict, data_samples: SampleList,
+                        optimizer_wrapper: OptimWrapper) -> Dict[str, Tensor]:
+        real = inputs['img']
+        fake, posterior = self._generate(self.generator, inputs, style=real)
+        fake_out, real_out = self._discriminate(fake, real, inputs)
+        losses = dict(loss_gen_gan=self._gan_loss(fake_out, True, is_disc=False))
+        if self.feature_matching_loss is not None:
+            losses['loss_gen_feat'] = self.feature_matching_loss(fake_out, real_out)
+        if self.perceptual_loss is not None:
+            losses['loss_gen_vgg'] = self.perceptual_loss(fake, real)
+        if posterior is not None and self.kl_loss is not None:
+            losses['loss_gen_kl'] = self.kl_loss(*posterior)
+        loss, log_vars = self.parse_losses(losses)
+        optimizer_wrapper.update_params(loss)
+        return log_vars
+
+    def forward(self, inputs: dict, data_samples: Optional[SampleList] = None,
+                mode: Optional[str] = None) -> SampleList:
+        """Synthesise images for the label maps of ``inputs``.
+
+        ``inputs`` may carry ``style`` images (style-guided synthesis) and ``z`` codes
+        (multi-modal); by default the EMA generator is used when there is one.
+
+        Returns:
+            one :class:`DataSample` per label map with ``fake_img`` (as the data preprocessor
+            destructs it: 0..255, the dataset's channel order) and ``gt_img`` when real
+            images were given, and the input ``label_map``.
+        """
+        generator = self.generator_ema if self.with_ema_gen else self.generator
+        labels, instances = self._semantic_inputs(inputs)
+        z = inputs.get('z')
+        encoder = self._style_encoder(generator)
+        if z is None and encoder is not None and inputs.get('style') is not None:
+            z = encoder(inputs['style'])[0]  # the posterior mean: deterministic style transfer
+        fake = generator(labels, instances, z)
+        sample = DataSample()
+        if data_samples:
+            sample.update(data_samples)
+        sample.fake_img = self.data_preprocessor.destruct(fake, data_samples)
+        if 'img' in inputs:
+            sample.gt_img = self.data_preprocessor.destruct(inputs['img'], data_samples)
+        sample.label_map = labels
+        return sample.split(allow_nonseq_value=True)

@@ -1,0 +1,14 @@
+# ADE20k-outdoor: the ADE20k images whose label maps show outdoor content (the selection rule
+# lives with the dataset class); same encoding and training size as ADE20k.
+_base_ = './ade20k.py'
+data_root = 'data/ADEChallengeData2016'
+train_dataloader = dict(dataset=dict(data_prefix=dict(img='images/training',
+                                                      label='annotations/training')))
+# About 5,000 images: 200 epochs at batch 32.
+max_iters = 31300
+train_cfg = dict(by_epoch=False, max_iters=max_iters)
+param_scheduler = dict(
+    generator=[dict(type='LinearLR', start_factor=1.0, end_factor=0.0, by_epoch=False,
+                    begin=max_iters // 2, end=max_iters)],
+    discriminator=[dict(type='LinearLR', start_factor=1.0, end_factor=0.0, by_epoch=False,
+                        begin=max_iters // 2, end=max_iters)])

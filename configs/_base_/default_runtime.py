@@ -1,0 +1,27 @@
+# Runtime shared by every clade-mm config: mmagic's scope, clade-mm's modules, logging,
+# checkpoints that carry the optimizer state (so `--resume` continues where a run stopped).
+default_scope = 'mmagic'
+custom_imports = dict(
+    imports=['clade_mm', 'clade_mm.models', 'clade_mm.datasets', 'clade_mm.engine'],
+    allow_failed_imports=False)
+
+randomness = dict(seed=0)
+env_cfg = dict(
+    cudnn_benchmark=False,
+    mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
+    dist_cfg=dict(backend='nccl'))
+
+default_hooks = dict(
+    timer=dict(type='IterTimerHook'),
+    logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=False),
+    param_scheduler=dict(type='ParamSchedulerHook'),
+    checkpoint=dict(type='CheckpointHook', interval=5000, by_epoch=False, max_keep_ckpts=3,
+                    save_optimizer=True, save_last=True))
+custom_hooks = [dict(type='SampleGridHook', interval=5000, num_samples=8)]
+
+log_processor = dict(type='LogProcessor', by_epoch=False, window_size=50)
+log_level = 'INFO'
+vis_backends = [dict(type='LocalVisBackend')]
+visualizer = dict(type='Visualizer', vis_backends=vis_backends)
+load_from = None
+resume = False
