@@ -9,9 +9,11 @@
 #   * torch: the machine's pip configuration points at a local CPU build of torch 2.13.0, but
 #     torchvision 0.28.0 (needed by mmagic) only imports beside the registry's build of torch
 #     2.13.0. pip therefore runs with the machine's configuration switched off.
-#   * mmcv: PyPI has only the sdist of mmcv 2.1.0; its compiled ops take ~25 min on 2 cores.
-#     The built wheel is kept per machine in $CLADE_MM_WHEEL_CACHE (default
-#     ~/.cache/clade-mm/wheels), so a fresh clone on the same machine reuses it.
+#   * every wheel is kept per machine in a wheelhouse, $CLADE_MM_WHEEL_CACHE (default
+#     ~/.cache/clade-mm/wheels): the registry's answers are not cacheable here, and torch with its
+#     CUDA libraries is several GB, so a fresh clone installs from local files.
+#   * mmcv: PyPI has only the sdist of mmcv 2.1.0; its compiled ops take ~15-25 min on 2 cores.
+#     The built wheel goes to the wheelhouse too, under the torch it was built against.
 #   * mmagic: installed with --no-deps; requirements/runtime.txt lists what it needs to import.
 set -euo pipefail
 
@@ -53,7 +55,17 @@ if [ ! -x "$py" ]; then
     say "creating $venv with $($base_python --version 2>&1)"
     "$base_python" -m venv "$venv"
 fi
-pip_install() { "$py" -m pip install --progress-bar off -c "$constraints" "$@"; }
+mkdir -p "$wheel_cache"
+# Install from the wheelhouse alone; fetch into it first what it lacks.
+pip_install() {
+    if ! "$py" -m pip install -q --no-index --find-links "$wheel_cache" -c "$constraints" "$@" \
+            >/dev/null 2>&1; then
+        say "downloading into $wheel_cache: $*"
+        "$py" -m pip wheel --progress-bar off -q --find-links "$wheel_cache" -c "$constraints" \
+            -w "$wheel_cache" "$@"
+        "$py" -m pip install -q --no-index --find-links "$wheel_cache" -c "$constraints" "$@"
+    fi
+}
 
 say "1/5 build tools and torch/torchvision (first time: ~5 min, several GB)"
 pip_install setuptools wheel ninja
@@ -62,7 +74,7 @@ pip_install torch torchvision
 say "2/5 mmcv with compiled ops"
 torch_tag="$("$py" -c 'import sys, torch; print("torch%s-cp%d%d" % (torch.__version__.split("+")[0], *sys.version_info[:2]))')"
 mmcv_version="$(sed -n 's/^mmcv==//p' "$constraints")"
-cache_dir="$wheel_cache/$torch_tag"
+cache_dir="$wheel_cache/mmcv-$torch_tag"
 mkdir -p "$cache_dir"
 mmcv_wheel="$(ls "$cache_dir"/mmcv-"$mmcv_version"-*.whl 2>/dev/null | head -n 1 || true)"
 if [ -z "$mmcv_wheel" ]; then
@@ -71,7 +83,7 @@ if [ -z "$mmcv_wheel" ]; then
     pip_install addict mmengine numpy opencv-python packaging Pillow pyyaml yapf
     build_dir="$(mktemp -d "$cache_dir/.build.XXXXXX")"
     MMCV_WITH_OPS=1 FORCE_CUDA=0 MAX_JOBS="${MAX_JOBS:-$(nproc)}" \
-        "$py" -m pip wheel --no-deps --no-build-isolation --no-binary mmcv \
+        "$py" -m pip wheel --progress-bar off --no-deps --no-build-isolation --no-binary mmcv \
         -c "$constraints" -w "$build_dir" "mmcv==$mmcv_version"
     # Move into place only when complete, so an interrupted build leaves no half wheel behind.
     built="$(ls "$build_dir"/mmcv-*.whl)"
@@ -80,14 +92,14 @@ if [ -z "$mmcv_wheel" ]; then
     mmcv_wheel="$cache_dir/$(basename "$built")"
 fi
 say "installing $mmcv_wheel"
-pip_install "$mmcv_wheel"
+"$py" -m pip install -q --no-deps "$mmcv_wheel"
 
 say "3/5 OpenMMLab stack and what mmagic needs to import"
 pip_install -r "$root/requirements/runtime.txt" -r "$root/requirements/tests.txt"
 pip_install --no-deps mmagic
 
 say "4/5 clade-mm itself (editable)"
-pip_install --no-deps --no-build-isolation -e "$root"
+"$py" -m pip install -q --no-deps --no-build-isolation -e "$root"
 
 say "5/5 checking the stack imports"
 "$py" - <<'PY'
