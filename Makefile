@@ -8,9 +8,12 @@ setup:
 
 demo: setup
 	$(PY) tools/demo_norms.py
+	$(PY) tools/make_synthetic_dataset.py data/synthetic
+	$(PY) tools/train.py configs/clade_synthetic.py
 
 test: setup
 	$(PY) -m pytest tests
 
 bench: setup
 	$(PY) benchmarks/bench_norms.py
+	$(PY) benchmarks/bench_generators.py

@@ -18,6 +18,7 @@ import torch
 import torch.nn as nn
 
 from ..layers import CLADE, SPADE, ConditionalNorm
+from ..models.spectral_norm import raw_weight
 
 
 @dataclass
@@ -109,7 +110,7 @@ def measure_complexity(generator: nn.Module, labels: torch.Tensor,
 
     def conv_hook(name):
         def hook(module, inputs, output):
-            weight = getattr(module, 'weight_orig', module.weight)
+            weight = raw_weight(module)
             per_output = weight[0].numel()
             macs = output.numel() * per_output
             if module.bias is not None:

@@ -2,10 +2,11 @@ from .discriminator import MultiScaleDiscriminator, PatchDiscriminator
 from .generator import SemanticGenerator, SemanticResBlock
 from .losses import FeatureMatchingLoss, KLDivergenceLoss, VGG19PerceptualLoss
 from .semantic_gan import SemanticGAN
+from .spectral_norm import SpectralNormConv2d
 from .style_encoder import StyleEncoder
 
 __all__ = [
     'SemanticGenerator', 'SemanticResBlock', 'MultiScaleDiscriminator', 'PatchDiscriminator',
     'FeatureMatchingLoss', 'VGG19PerceptualLoss', 'KLDivergenceLoss', 'SemanticGAN',
-    'StyleEncoder'
+    'StyleEncoder', 'SpectralNormConv2d'
 ]

@@ -6,11 +6,11 @@ import torch.nn as nn
 import torch.nn.functional as F
 from mmengine.model import BaseModule
 from torch import Tensor
-from torch.nn.utils import spectral_norm as add_spectral_norm
 
 from mmagic.registry import MODELS
 
 from ..layers import SemanticLayout
+from .spectral_norm import SpectralNormConv2d, raw_weight
 
 
 class PatchDiscriminator(nn.Module):
@@ -32,9 +32,10 @@ class PatchDiscriminator(nn.Module):
         for index in range(1, num_layers):
             out = min(channels * 2, max_channels)
             stride = 1 if index == num_layers - 1 else 2
-            conv = nn.Conv2d(channels, out, 4, stride=stride, padding=2, bias=False)
-            layers.append(nn.Sequential(add_spectral_norm(conv) if spectral_norm else conv,
-                                        nn.InstanceNorm2d(out, affine=False), nn.LeakyReLU(0.2)))
+            conv_type = SpectralNormConv2d if spectral_norm else nn.Conv2d
+            layers.append(nn.Sequential(
+                conv_type(channels, out, 4, stride=stride, padding=2, bias=False),
+                nn.InstanceNorm2d(out, affine=False), nn.LeakyReLU(0.2)))
             channels = out
         layers.append(nn.Conv2d(channels, 1, 4, stride=1, padding=2))
         self.layers = nn.ModuleList(layers)
@@ -83,7 +84,7 @@ class MultiScaleDiscriminator(BaseModule):
             return
         for module in self.modules():
             if isinstance(module, nn.Conv2d):
-                nn.init.xavier_normal_(getattr(module, 'weight_orig', module.weight), gain=0.02)
+                nn.init.xavier_normal_(raw_weight(module), gain=0.02)
                 if module.bias is not None:
                     nn.init.zeros_(module.bias)
 

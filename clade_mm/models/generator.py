@@ -8,12 +8,12 @@ from mmcv.cnn import build_norm_layer
 from mmengine.model import BaseModule
 from mmengine.registry import MODELS as ROOT_MODELS
 from torch import Tensor
-from torch.nn.utils import spectral_norm as add_spectral_norm
 
 from mmagic.registry import MODELS
 
 from ..layers import ConditionalNorm, SemanticLayout, semantic_layout
 from ..layers.clade import ClassAffine
+from .spectral_norm import SpectralNormConv2d, raw_weight
 
 UPSAMPLING_LAYERS = {'normal': 5, 'more': 6, 'most': 7}
 
@@ -53,9 +53,9 @@ class SemanticResBlock(nn.Module):
             return build_semantic_norm(norm_cfg, channels, num_classes, with_instance_edge)
 
         def conv(norm_layer, channels, out, kernel_size, bias=True):
-            layer = nn.Conv2d(norm_out_channels(norm_layer, channels), out, kernel_size,
-                              padding=kernel_size // 2, bias=bias)
-            return add_spectral_norm(layer) if spectral_norm else layer
+            conv_type = SpectralNormConv2d if spectral_norm else nn.Conv2d
+            return conv_type(norm_out_channels(norm_layer, channels), out, kernel_size,
+                             padding=kernel_size // 2, bias=bias)
 
         self.norm_0 = norm(in_channels)
         self.conv_0 = conv(self.norm_0, in_channels, mid_channels, 3)
@@ -172,7 +172,7 @@ class SemanticGenerator(BaseModule):
                     for m in affine.modules()}
         for module in self.modules():
             if isinstance(module, (nn.Conv2d, nn.Linear)) and id(module) not in own_init:
-                weight = getattr(module, 'weight_orig', module.weight)
+                weight = raw_weight(module)
                 nn.init.xavier_normal_(weight, gain=0.02)
                 if module.bias is not None:
                     nn.init.zeros_(module.bias)

@@ -6,9 +6,10 @@ import torch.nn as nn
 import torch.nn.functional as F
 from mmengine.model import BaseModule
 from torch import Tensor
-from torch.nn.utils import spectral_norm as add_spectral_norm
 
 from mmagic.registry import MODELS
+
+from .spectral_norm import SpectralNormConv2d
 
 
 @MODELS.register_module()
@@ -32,7 +33,7 @@ class StyleEncoder(BaseModule):
         widths = [base_channels * m for m in (1, 2, 4, 8, 8, 8)]
         layers, channels = [], 3
         for width in widths:
-            layers += [add_spectral_norm(nn.Conv2d(channels, width, 3, stride=2, padding=1)),
+            layers += [SpectralNormConv2d(channels, width, 3, stride=2, padding=1),
                        nn.InstanceNorm2d(width, affine=False), nn.LeakyReLU(0.2)]
             channels = width
         self.layers = nn.Sequential(*layers)
