@@ -1,9 +1,14 @@
 """A folder of images, label maps and (optional) instance maps, paired by file name."""
+import hashlib
+import json
 import os
 import os.path as osp
-from typing import List, Optional
+from typing import List, Optional, Sequence
 
+import numpy as np
 from mmengine.dataset import BaseDataset
+from mmengine.logging import print_log
+from PIL import Image
 
 from mmagic.registry import DATASETS
 
@@ -16,17 +21,21 @@ class SemanticFolderDataset(BaseDataset):
 
     Args:
         num_classes: classes of the label maps, the don't-care class included.
-        data_prefix: sub-folders, ``dict(img=..., label=..., instance=None)``.
+        data_prefix: sub-folders, ``dict(img=..., label=...[, instance=...])``.
         img_suffix, label_suffix, instance_suffix: file endings that pair the files by stem.
+        dont_care_class: the id of the don't-care class, if the dataset has one (reported by
+            ``tools/check_dataset.py``).
 
     Each sample gives ``img_path``, ``label_path`` (and ``instance_path``) to the pipeline.
     """
 
     def __init__(self, num_classes: int, data_root: str = '',
-                 data_prefix: dict = dict(img='images', label='labels', instance=None),
+                 data_prefix: dict = dict(img='images', label='labels'),
                  img_suffix: str = '.png', label_suffix: str = '.png',
-                 instance_suffix: str = '.png', **kwargs):
+                 instance_suffix: str = '.png', dont_care_class: Optional[int] = None,
+                 **kwargs):
         self.num_classes = num_classes
+        self.dont_care_class = dont_care_class
         self.suffixes = dict(img=img_suffix, label=label_suffix, instance=instance_suffix)
         super().__init__(data_root=data_root, data_prefix=data_prefix, **kwargs)
 
@@ -46,24 +55,88 @@ class SemanticFolderDataset(BaseDataset):
                     files[osp.relpath(path, folder)[:-len(suffix)]] = path
         return dict(sorted(files.items()))
 
-    def load_data_list(self) -> List[dict]:
+    def pair_files(self):
+        """``(samples, unpaired)``: the paired samples, and the stems missing a partner."""
         images, labels, instances = self._files('img'), self._files('label'), \
             self._files('instance')
         if not images:
             raise FileNotFoundError(
-                f'no *{self.suffixes["img"]} images in {self.data_prefix.get("img")}')
-        missing = sorted(set(images) ^ set(labels or {}))
-        if instances is not None:
-            missing += sorted(set(images) ^ set(instances))
-        if missing:
-            raise FileNotFoundError(
-                f'{len(missing)} file(s) without a partner, e.g. {missing[0]!r}: every image '
-                f'in {self.data_prefix["img"]} needs a label map of the same name in '
-                f'{self.data_prefix["label"]}' + (' and an instance map' if instances else ''))
-        data_list = []
+                f'no *{self.suffixes["img"]} images in {self.data_prefix.get("img")}: check '
+                'data_root, data_prefix.img and img_suffix in the dataset config.')
+        partners = [labels or {}] + ([instances] if instances is not None else [])
+        unpaired = sorted(set().union(*(set(images) ^ set(p) for p in partners)))
+        samples = []
         for stem in images:
+            if stem in unpaired:
+                continue
             item = dict(img_path=images[stem], label_path=labels[stem])
             if instances is not None:
                 item['instance_path'] = instances[stem]
-            data_list.append(item)
-        return data_list
+            samples.append(item)
+        return samples, unpaired
+
+    def load_data_list(self) -> List[dict]:
+        samples, unpaired = self.pair_files()
+        if unpaired:
+            raise FileNotFoundError(
+                f'{len(unpaired)} file(s) without a partner, e.g. {unpaired[0]!r}: every image '
+                f'in {self.data_prefix["img"]} needs a label map of the same name in '
+                f'{self.data_prefix["label"]}' +
+                (' and an instance map' if self.data_prefix.get('instance') else '') +
+                '. tools/check_dataset.py lists them all.')
+        return samples
+
+
+@DATASETS.register_module()
+class ADE20kOutdoorDataset(SemanticFolderDataset):
+    """The outdoor scenes of ADE20k, selected by what their label maps contain.
+
+    Rule: a scene is outdoor when at least ``min_fraction`` of its pixels belong to the outdoor
+    classes (sky, tree, grass, mountain, sea, field, sand, river, hill by default) and none to
+    the indoor-only ones (ceiling by default). The selection reads every label map once and is
+    cached in ``data_root`` (keyed by the rule and the file list); the counts are logged.
+
+    Args:
+        outdoor_classes, indoor_classes: ADE20k ids (1-based, 0 = don't-care).
+        min_fraction: share of outdoor pixels an image needs.
+        Others as :class:`SemanticFolderDataset`.
+    """
+
+    def __init__(self, *args, outdoor_classes: Sequence[int] = (3, 5, 10, 17, 27, 30, 47, 61, 69),
+                 indoor_classes: Sequence[int] = (6, ), min_fraction: float = 0.1, **kwargs):
+        self.outdoor_classes = tuple(outdoor_classes)
+        self.indoor_classes = tuple(indoor_classes)
+        self.min_fraction = min_fraction
+        super().__init__(*args, **kwargs)
+
+    def is_outdoor(self, label: np.ndarray) -> bool:
+        if np.isin(label, self.indoor_classes).any():
+            return False
+        return float(np.isin(label, self.outdoor_classes).mean()) >= self.min_fraction
+
+    def load_data_list(self) -> List[dict]:
+        data_list = super().load_data_list()
+        rule = json.dumps([self.outdoor_classes, self.indoor_classes, self.min_fraction,
+                           [d['label_path'] for d in data_list]])
+        key = hashlib.sha1(rule.encode()).hexdigest()[:12]
+        cache = osp.join(self.data_root or osp.dirname(data_list[0]['label_path']),
+                         f'.outdoor_selection_{key}.json')
+        if osp.isfile(cache):
+            with open(cache) as f:
+                keep = set(json.load(f))
+        else:
+            keep = {d['label_path'] for d in data_list
+                    if self.is_outdoor(np.asarray(Image.open(d['label_path'])))}
+            try:
+                with open(cache, 'w') as f:
+                    json.dump(sorted(keep), f)
+            except OSError:  # a read-only dataset folder: select again next time
+                pass
+        selected = [d for d in data_list if d['label_path'] in keep]
+        print_log(f'ADE20k-outdoor: {len(selected)} of {len(data_list)} scenes selected '
+                  f'(>= {self.min_fraction:.0%} pixels of classes {list(self.outdoor_classes)}, '
+                  f'none of {list(self.indoor_classes)})', logger='current')
+        if not selected:
+            raise FileNotFoundError('ADE20k-outdoor selected no scene: check the class ids of '
+                                    'outdoor_classes / indoor_classes against the label maps')
+        return selected

@@ -42,8 +42,7 @@ def test_dataset_reads_the_written_folders(tmp_path):
     dataset = DATASETS.build(dict(
         type='SemanticFolderDataset', num_classes=6, data_root=str(tmp_path),
         data_prefix=dict(img='train/images', label='train/labels', instance='train/instances'),
-        pipeline=[dict(type='LoadImageFromFile', key='img'),
-                  dict(type='LoadImageFromFile', key='label', color_type='unchanged'),
+        pipeline=[dict(type='LoadSemanticSample', num_classes=6),
                   dict(type='PackInputs', keys=['img', 'label'])]))
     assert len(dataset) == 5
     item = dataset[0]

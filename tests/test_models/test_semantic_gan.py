@@ -111,8 +111,7 @@ def test_runner_resumes_iteration_and_optimizer_state(tmp_path):
 
     def runner(max_iters, **kwargs):
         pipeline = [
-            dict(type='LoadImageFromFile', key='img'),
-            dict(type='LoadImageFromFile', key='label', color_type='unchanged'),
+            dict(type='LoadSemanticSample', num_classes=6),
             dict(type='PackInputs', keys=['img', 'label'])]
         return Runner(
             model=tiny_gan_cfg(), work_dir=str(tmp_path / 'work'),

@@ -7,13 +7,12 @@ image_size = (256, 256)
 load_size = (286, 286)
 
 train_pipeline = [
-    dict(type='LoadImageFromFile', key='img', channel_order='bgr'),
-    dict(type='LoadImageFromFile', key='label', color_type='unchanged'),
+    dict(type='LoadSemanticSample', num_classes=num_classes),
     dict(type='Resize', keys='img', scale=load_size, keep_ratio=False,
          interpolation='bicubic'),
     dict(type='Resize', keys='label', scale=load_size, keep_ratio=False,
          interpolation='nearest'),
-    dict(type='Crop', keys=['img', 'label'], crop_size=image_size, random_crop=True),
+    dict(type='SemanticCrop', keys=['img', 'label'], crop_size=image_size, random_crop=True),
     dict(type='Flip', keys=['img', 'label'], flip_ratio=0.5, direction='horizontal'),
     dict(type='PackInputs', keys=['img', 'label'])
 ]
@@ -25,6 +24,7 @@ train_dataloader = dict(
     dataset=dict(
         type=dataset_type,
         num_classes=num_classes,
+        dont_care_class=0,
         data_root=data_root,
         data_prefix=dict(img='images/training', label='annotations/training'),
         img_suffix='.jpg',

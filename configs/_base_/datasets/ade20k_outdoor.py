@@ -1,9 +1,8 @@
-# ADE20k-outdoor: the ADE20k images whose label maps show outdoor content (the selection rule
-# lives with the dataset class); same encoding and training size as ADE20k.
+# ADE20k-outdoor: the ADE20k scenes whose label maps show outdoor content (the rule and its
+# class ids live in ADE20kOutdoorDataset); same encoding and training size as ADE20k.
 _base_ = './ade20k.py'
 data_root = 'data/ADEChallengeData2016'
-train_dataloader = dict(dataset=dict(data_prefix=dict(img='images/training',
-                                                      label='annotations/training')))
+train_dataloader = dict(dataset=dict(type='ADE20kOutdoorDataset'))
 # About 5,000 images: 200 epochs at batch 32.
 max_iters = 31300
 train_cfg = dict(by_epoch=False, max_iters=max_iters)

@@ -6,9 +6,7 @@ num_classes = 35
 image_size = (256, 512)
 
 train_pipeline = [
-    dict(type='LoadImageFromFile', key='img', channel_order='bgr'),
-    dict(type='LoadImageFromFile', key='label', color_type='unchanged'),
-    dict(type='LoadImageFromFile', key='instance', color_type='unchanged'),
+    dict(type='LoadSemanticSample', num_classes=num_classes),
     dict(type='Resize', keys='img', scale=(image_size[1], image_size[0]), keep_ratio=False,
          interpolation='bicubic'),
     dict(type='Resize', keys=['label', 'instance'], scale=(image_size[1], image_size[0]),

@@ -7,15 +7,15 @@ image_size = (256, 256)
 load_size = (286, 286)
 
 train_pipeline = [
-    dict(type='LoadImageFromFile', key='img', channel_order='bgr'),
-    dict(type='LoadImageFromFile', key='label', color_type='unchanged'),
-    dict(type='LoadImageFromFile', key='instance', color_type='unchanged'),
-    dict(type='RemapLabels', key='label', mapping={255: 182}),
+    # Instances from COCO's panoptic PNGs; for instance-id PNGs use instance_format='ids'.
+    dict(type='LoadSemanticSample', num_classes=num_classes, label_mapping={255: 182},
+         instance_format='panoptic'),
     dict(type='Resize', keys='img', scale=load_size, keep_ratio=False,
          interpolation='bicubic'),
     dict(type='Resize', keys=['label', 'instance'], scale=load_size, keep_ratio=False,
          interpolation='nearest'),
-    dict(type='Crop', keys=['img', 'label', 'instance'], crop_size=image_size, random_crop=True),
+    dict(type='SemanticCrop', keys=['img', 'label', 'instance'], crop_size=image_size,
+         random_crop=True),
     dict(type='Flip', keys=['img', 'label', 'instance'], flip_ratio=0.5,
          direction='horizontal'),
     dict(type='PackInputs', keys=['img', 'label', 'instance'])
@@ -28,9 +28,10 @@ train_dataloader = dict(
     dataset=dict(
         type=dataset_type,
         num_classes=num_classes,
+        dont_care_class=182,
         data_root=data_root,
         data_prefix=dict(img='train2017', label='stuffthingmaps/train2017',
-                         instance='instances/train2017'),
+                         instance='panoptic_train2017'),
         img_suffix='.jpg',
         pipeline=train_pipeline))
 

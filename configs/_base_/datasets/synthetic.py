@@ -5,8 +5,7 @@ data_root = 'data/synthetic'
 num_classes = 6
 
 train_pipeline = [
-    dict(type='LoadImageFromFile', key='img', channel_order='bgr'),
-    dict(type='LoadImageFromFile', key='label', color_type='unchanged'),
+    dict(type='LoadSemanticSample', num_classes=num_classes),
     dict(type='Flip', keys=['img', 'label'], flip_ratio=0.5, direction='horizontal'),
     dict(type='PackInputs', keys=['img', 'label'])
 ]

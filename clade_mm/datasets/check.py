@@ -1,0 +1,96 @@
+"""Scan a whole dataset with the checks the pipeline runs lazily, and report."""
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional
+
+import numpy as np
+from mmengine.utils import ProgressBar
+
+from mmagic.registry import DATASETS, TRANSFORMS
+
+from .validation import DatasetError
+
+
+@dataclass
+class DatasetReport:
+    num_classes: int
+    dont_care_class: Optional[int]
+    pairs: int = 0
+    unpaired: List[str] = field(default_factory=list)
+    problems: Dict[str, List[str]] = field(default_factory=lambda: defaultdict(list))
+    pixels: Optional[np.ndarray] = None  # per-class pixel counts of the readable samples
+
+    @property
+    def ok(self) -> bool:
+        return not self.unpaired and not any(self.problems.values())
+
+    def format(self) -> str:
+        seen = [] if self.pixels is None else np.flatnonzero(self.pixels).tolist()
+        lines = [f'pairs found        {self.pairs}',
+                 f'missing partners   {len(self.unpaired)}' +
+                 (f'  e.g. {", ".join(self.unpaired[:3])}' if self.unpaired else '')]
+        titles = dict(unreadable='unreadable files', size='size mismatches',
+                      ids='ids out of range', format='wrong formats', crop='too small to crop')
+        for kind, title in titles.items():
+            found = self.problems.get(kind, [])
+            lines.append(f'{title:<18} {len(found)}')
+            lines += [f'    {message}' for message in found[:5]]
+            if len(found) > 5:
+                lines.append(f'    ... and {len(found) - 5} more')
+        lines.append(f'label ids seen     {len(seen)} of num_classes={self.num_classes}'
+                     + (f' (ids {seen[0]}..{seen[-1]})' if seen else ''))
+        if self.dont_care_class is not None and self.pixels is not None:
+            share = self.pixels[self.dont_care_class] / max(self.pixels.sum(), 1)
+            lines.append(f"don't-care pixels  {int(self.pixels[self.dont_care_class])} "
+                         f'({share:.1%}, class {self.dont_care_class})')
+        lines.append('OK' if self.ok else 'ERRORS: fix the files above before training')
+        return '\n'.join(lines)
+
+
+def scan_dataset(dataset_cfg: dict, progress: bool = True) -> DatasetReport:
+    """Pair the files of ``dataset_cfg`` and run its ``LoadSemanticSample`` on every sample."""
+    cfg = dict(dataset_cfg)
+    pipeline = cfg.pop('pipeline', [])
+    loader_cfg = next((t for t in pipeline if t.get('type') == 'LoadSemanticSample'), None)
+    if loader_cfg is None:
+        raise ValueError('the dataset pipeline has no LoadSemanticSample: nothing to check with')
+    cfg['lazy_init'] = True
+    dataset = DATASETS.build(cfg)
+    loader = TRANSFORMS.build(loader_cfg)
+    samples, unpaired = dataset.pair_files()
+    report = DatasetReport(loader.num_classes, getattr(dataset, 'dont_care_class', None),
+                           pairs=len(samples), unpaired=unpaired)
+    counts = Counter()
+    bar = ProgressBar(len(samples)) if progress and samples else None
+    for sample in samples:
+        try:
+            results = loader.transform(dict(sample))
+        except DatasetError as err:
+            report.problems[err.kind].append(str(err))
+        else:
+            ids, n = np.unique(results['label'], return_counts=True)
+            counts.update(dict(zip(ids.tolist(), n.tolist())))
+        if bar:
+            bar.update()
+    if bar:
+        print()
+    report.pixels = np.zeros(max([loader.num_classes] + [k + 1 for k in counts]), np.int64)
+    for cls, n in counts.items():
+        report.pixels[cls] = n
+    return report
+
+
+def plot_histogram(report: DatasetReport, path: str, title: str) -> None:
+    """Per-class pixel counts as a bar chart (log scale)."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(max(6, len(report.pixels) / 12), 3.5))
+    colours = ['tab:grey' if i == report.dont_care_class else 'tab:blue'
+               for i in range(len(report.pixels))]
+    ax.bar(range(len(report.pixels)), np.maximum(report.pixels, 0), color=colours, width=0.9)
+    ax.set_yscale('log')
+    ax.set(title=title, xlabel='class id', ylabel='pixels')
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

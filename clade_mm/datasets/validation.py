@@ -1,0 +1,106 @@
+"""The checks every sample passes, lazily at load time and in ``tools/check_dataset.py``.
+
+A bad file must stop training before it becomes a device-side assertion deep inside torch:
+each check raises a :class:`DatasetError` that names the file, the offending value and the fix.
+"""
+import os.path as osp
+from typing import Optional
+
+import numpy as np
+
+
+class DatasetError(ValueError):
+    """A sample that cannot be trained on; the message names the file and the fix.
+
+    ``kind`` sorts the problem for reports: ``'unreadable'``, ``'format'``, ``'ids'``,
+    ``'size'`` or ``'crop'``.
+    """
+
+    def __init__(self, message: str, kind: str = 'format'):
+        super().__init__(message)
+        self.kind = kind
+
+
+def _name(path: Optional[str]) -> str:
+    if not path:
+        return '<array>'
+    parent = osp.basename(osp.dirname(path))
+    return f'{parent}/{osp.basename(path)}' if parent else osp.basename(path)
+
+
+def label_ids(label: np.ndarray, path: Optional[str] = None) -> np.ndarray:
+    """The ``(H, W)`` integer ids of a loaded label map, or a :class:`DatasetError`.
+
+    A 3-channel map is accepted only when its channels are equal (a grey map saved as RGB);
+    a colour mask needs the dataset's palette.
+    """
+    if label.ndim == 3 and label.shape[2] == 1:
+        label = label[..., 0]
+    if label.ndim == 3:
+        if label.shape[2] in (3, 4) and all(np.array_equal(label[..., 0], label[..., c])
+                                            for c in range(1, 3)):
+            label = label[..., 0]
+        else:
+            raise DatasetError(
+                f'label map {_name(path)} is a colour mask (shape {label.shape}), but class ids '
+                'were expected: give the dataset a palette (palette=[[r, g, b], ...] or a '
+                'palette file) to turn colours into ids, or save one id per pixel.')
+    if label.ndim != 2:
+        raise DatasetError(f'label map {_name(path)} has shape {label.shape}; expected (H, W)')
+    if np.issubdtype(label.dtype, np.floating):
+        raise DatasetError(
+            f'label map {_name(path)} holds floating-point values (dtype {label.dtype}): class '
+            'ids must be whole numbers; save them as an 8- or 16-bit PNG.')
+    if not np.issubdtype(label.dtype, np.integer):
+        raise DatasetError(f'label map {_name(path)} has dtype {label.dtype}; expected integers')
+    return label
+
+
+def check_label_range(label: np.ndarray, num_classes: int, path: Optional[str] = None) -> None:
+    """Every id must lie in ``0 .. num_classes - 1``."""
+    high, low = int(label.max()), int(label.min())
+    if low < 0:
+        raise DatasetError(f'label id {low} in {_name(path)}: ids must be >= 0', 'ids')
+    if high < num_classes:
+        return
+    message = (f'label id {high} in {_name(path)}, but num_classes={num_classes} (ids 0..'
+               f'{num_classes - 1})')
+    if high == 255:
+        hint = ("255 is the usual don't-care value: map it to a class of its own with "
+                f"LoadSemanticSample(label_mapping={{255: {num_classes}}}) and set "
+                f'num_classes={num_classes + 1}.')
+    elif label.dtype == np.uint16 and high >= 1000:
+        hint = ('this 16-bit map looks like an instance map (ids >= 1000, e.g. '
+                '*_instanceIds.png); check data_prefix/label_suffix.')
+    else:
+        hint = "did you forget the don't-care class? Count it in num_classes."
+    raise DatasetError(f'{message}; {hint}', 'ids')
+
+
+def check_same_size(image: np.ndarray, other: np.ndarray, image_path: Optional[str],
+                    other_path: Optional[str], what: str) -> None:
+    """An image and its label (or instance) map must be pixel-aligned."""
+    if image.shape[:2] != other.shape[:2]:
+        raise DatasetError(
+            f'image {_name(image_path)} is {image.shape[1]}x{image.shape[0]} but its {what} '
+            f'{_name(other_path)} is {other.shape[1]}x{other.shape[0]}: they must be '
+            f'pixel-aligned (resize the {what} with nearest neighbour, never interpolation).',
+            'size')
+
+
+def palette_to_ids(mask: np.ndarray, palette: np.ndarray, path: Optional[str] = None) -> np.ndarray:
+    """Turn an ``(H, W, 3)`` RGB colour mask into ids with ``palette[id] = (r, g, b)``."""
+    if mask.ndim != 3 or mask.shape[2] < 3:
+        return mask
+    rgb = mask[..., :3].astype(np.int64)
+    codes = (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]
+    table = {int((r << 16) | (g << 8) | b): i for i, (r, g, b) in enumerate(palette.tolist())}
+    ids = np.full(codes.shape, -1, dtype=np.int64)
+    for code in np.unique(codes):
+        if int(code) not in table:
+            r, g, b = (int(code) >> 16) & 255, (int(code) >> 8) & 255, int(code) & 255
+            raise DatasetError(
+                f'colour ({r}, {g}, {b}) in {_name(path)} is not in the palette '
+                f'({len(palette)} colours): add it to the palette or fix the mask.')
+        ids[codes == code] = table[int(code)]
+    return ids.astype(np.uint16 if len(palette) > 256 else np.uint8)

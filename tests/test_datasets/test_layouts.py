@@ -1,0 +1,146 @@
+"""Tiny trees in each published layout, written here, read through the shipped configs."""
+import os
+import os.path as osp
+
+import numpy as np
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+from PIL import Image
+
+import clade_mm.datasets  # noqa: F401
+from clade_mm.layers import icpe_map, instance_edges
+from mmagic.registry import DATASETS
+
+
+def save(path, array, mode=None):
+    os.makedirs(osp.dirname(path), exist_ok=True)
+    Image.fromarray(array, mode=mode).save(path)
+
+
+def blocks(h, w, ids, seed=0):
+    """A label map of 4x4 tiles drawn from ``ids``."""
+    rng = np.random.default_rng(seed)
+    tiles = rng.choice(ids, size=(h // 4 + 1, w // 4 + 1))
+    return np.kron(tiles, np.ones((4, 4), dtype=np.int64))[:h, :w]
+
+
+def dataset_from(config, root, **overrides):
+    init_default_scope('mmagic')
+    cfg = Config.fromfile(config).train_dataloader.dataset
+    cfg.data_root = str(root)
+    cfg.update(overrides)
+    return DATASETS.build(cfg)
+
+
+def test_ade20k_layout_and_dont_care(tmp_path):
+    for i in range(2):
+        name = f'ADE_train_{i:08d}'
+        save(tmp_path / 'images/training' / f'{name}.jpg',
+             np.full((300, 320, 3), 90 + i, np.uint8))
+        save(tmp_path / 'annotations/training' / f'{name}.png',
+             blocks(300, 320, [0, 3, 150], seed=i).astype(np.uint8))
+    dataset = dataset_from('configs/clade_ade20k.py', tmp_path)
+    assert len(dataset) == 2 and dataset.dont_care_class == 0
+    item = dataset[0]
+    assert item['inputs']['img'].shape == (3, 256, 256)  # resize 286, crop 256
+    assert set(item['inputs']['label'].unique().tolist()) <= {0, 3, 150}
+
+
+def test_ade20k_outdoor_selects_by_content(tmp_path, capsys):
+    outdoor = np.where(np.arange(64)[:, None] < 32, 3, 10).repeat(64, 1)  # sky over grass
+    indoor = outdoor.copy()
+    indoor[:8] = 6  # a ceiling: indoors
+    for name, label in (('ADE_train_1', outdoor), ('ADE_train_2', indoor)):
+        save(tmp_path / 'images/training' / f'{name}.jpg', np.zeros((64, 64, 3), np.uint8))
+        save(tmp_path / 'annotations/training' / f'{name}.png', label.astype(np.uint8))
+    dataset = dataset_from('configs/clade_ade20k_outdoor.py', tmp_path)
+    assert len(dataset) == 1
+    assert dataset.get_data_info(0)['label_path'].endswith('ADE_train_1.png')
+    again = dataset_from('configs/clade_ade20k_outdoor.py', tmp_path)  # from the cache
+    assert len(again) == 1
+
+
+def test_coco_stuff_dont_care_and_panoptic_instances(tmp_path):
+    label = np.full((300, 300), 255, np.uint8)
+    label[:, :150] = 7
+    panoptic = np.zeros((300, 300, 3), np.uint8)
+    panoptic[:, 100:] = (1, 2, 0)  # segment id 1 + 2 * 256
+    save(tmp_path / 'train2017/000000000009.jpg', np.zeros((300, 300, 3), np.uint8))
+    save(tmp_path / 'stuffthingmaps/train2017/000000000009.png', label)
+    save(tmp_path / 'panoptic_train2017/000000000009.png', panoptic)
+    dataset = dataset_from('configs/clade_coco_stuff.py', tmp_path,
+                           pipeline=[dict(type='LoadSemanticSample', num_classes=183,
+                                          label_mapping={255: 182},
+                                          instance_format='panoptic')])
+    results = dataset[0]
+    assert set(np.unique(results['label']).tolist()) == {7, 182}
+    edges = instance_edges(torch.from_numpy(results['instance'].astype(np.int64))[None])
+    assert edges[0, 0, :, 99:101].all() and edges[0, 0, :, :99].sum() == 0
+
+
+def test_cityscapes_nested_folders_and_16_bit_instances(tmp_path):
+    stem = 'aachen/aachen_000000_000019'
+    label = np.full((64, 128), 7, np.uint8)  # road
+    label[20:40, 10:60] = 26  # cars
+    instance = label.astype(np.uint16)
+    instance[20:40, 10:30] = 26001
+    instance[20:40, 30:60] = 26002
+    save(tmp_path / f'leftImg8bit/train/{stem}_leftImg8bit.png', np.zeros((64, 128, 3), np.uint8))
+    save(tmp_path / f'gtFine/train/{stem}_gtFine_labelIds.png', label)
+    save(tmp_path / f'gtFine/train/{stem}_gtFine_instanceIds.png', instance)
+    dataset = dataset_from('configs/clade_cityscapes.py', tmp_path,
+                           pipeline=[dict(type='LoadSemanticSample', num_classes=35)])
+    results = dataset[0]
+    assert np.array_equal(results['label'], label)
+    edges = instance_edges(torch.from_numpy(results['instance'].astype(np.int64))[None])[0, 0]
+    assert edges[30, 29] == 1 and edges[30, 30] == 1  # the two cars touch at column 29/30
+    assert edges[30, 20] == 0
+
+
+def test_custom_folder_with_palette_and_palette_pngs(tmp_path):
+    palette = [[0, 0, 0], [255, 0, 0], [0, 255, 0]]
+    (tmp_path / 'palette.txt').write_text('\n'.join(' '.join(map(str, c)) for c in palette))
+    ids = blocks(32, 32, [0, 1, 2])
+    save(tmp_path / 'img/a.png', np.zeros((32, 32, 3), np.uint8))
+    save(tmp_path / 'mask/a.png', np.asarray(palette, np.uint8)[ids])  # an RGB colour mask
+    indexed = Image.fromarray(ids.astype(np.uint8), mode='P')
+    indexed.putpalette(sum(palette, []))
+    os.makedirs(tmp_path / 'pmask')
+    indexed.save(tmp_path / 'pmask/a.png')  # a palette PNG: its indices are the ids
+    init_default_scope('mmagic')
+    for folder, loader in (('mask', dict(palette=str(tmp_path / 'palette.txt'))),
+                           ('pmask', dict())):
+        dataset = DATASETS.build(dict(
+            type='SemanticFolderDataset', num_classes=3, data_root=str(tmp_path),
+            data_prefix=dict(img='img', label=folder),
+            pipeline=[dict(type='LoadSemanticSample', num_classes=3, **loader)]))
+        assert np.array_equal(dataset[0]['label'], ids)
+
+
+def test_flip_keeps_image_label_instance_and_icpe_aligned(tmp_path):
+    palette = np.array([[10, 20, 30], [200, 50, 0], [0, 120, 240]], np.uint8)
+    label = blocks(32, 48, [0, 1, 2], seed=3)
+    instance = (label * 10 + (np.arange(48) >= 20)).astype(np.uint8)
+    save(tmp_path / 'img/a.png', palette[label])  # RGB on disk, read back as BGR
+    save(tmp_path / 'lab/a.png', label.astype(np.uint8))
+    save(tmp_path / 'ins/a.png', instance)
+    init_default_scope('mmagic')
+    pipeline = [dict(type='LoadSemanticSample', num_classes=3),
+                dict(type='Flip', keys=['img', 'label', 'instance'], flip_ratio=1.0,
+                     direction='horizontal')]
+    results = DATASETS.build(dict(
+        type='SemanticFolderDataset', num_classes=3, data_root=str(tmp_path),
+        data_prefix=dict(img='img', label='lab', instance='ins'), pipeline=pipeline))[0]
+    flipped_label = results['label'].astype(np.int64)
+    assert np.array_equal(flipped_label, label[:, ::-1])
+    # every pixel of the image still has its class's colour (image read as BGR)
+    assert np.array_equal(results['img'][..., ::-1], palette[flipped_label])
+    edges = instance_edges(torch.from_numpy(results['instance'].astype(np.int64))[None])
+    expected = instance_edges(torch.from_numpy(instance.astype(np.int64))[None]).flip(-1)
+    assert torch.equal(edges, expected)
+    dist = icpe_map(torch.from_numpy(flipped_label)[None])
+    original = icpe_map(torch.from_numpy(label)[None])
+    torch.testing.assert_close(dist, original.flip(-1) * torch.tensor([1.0, -1.0]).view(1, 2, 1, 1),
+                               atol=1e-6, rtol=0)
