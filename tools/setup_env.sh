@@ -38,8 +38,10 @@ fi
 
 mkdir -p "$venv"
 exec 9>"$venv/.lock"
-say "waiting for the install lock ($venv/.lock)"
-flock 9
+if ! flock -n 9; then
+    say "another install is running; waiting for its lock ($venv/.lock)"
+    flock 9
+fi
 # Another process may have finished the install while we waited.
 if [ -x "$py" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
     exit 0
