@@ -96,14 +96,18 @@ class LoadSemanticSample(BaseTransform):
             table[old] = new
         return table[label]
 
+    def label_map(self, raw: np.ndarray, path: Optional[str] = None) -> np.ndarray:
+        """A label map as stored -> checked ``(H, W)`` class ids (palette, remapping, range)."""
+        if self.palette is not None:
+            raw = palette_to_ids(raw, self.palette, path)
+        label = self._remap(label_ids(raw, path))
+        check_label_range(label, self.num_classes, path)
+        return label
+
     def transform(self, results: dict) -> dict:
         img_path, label_path = results['img_path'], results['label_path']
         image = self._read(img_path, as_map=False)
-        raw = self._read(label_path, as_map=True)
-        if self.palette is not None:
-            raw = palette_to_ids(raw, self.palette, label_path)
-        label = self._remap(label_ids(raw, label_path))
-        check_label_range(label, self.num_classes, label_path)
+        label = self.label_map(self._read(label_path, as_map=True), label_path)
         check_same_size(image, label, img_path, label_path, 'label map')
         results['img'] = image
         # uint8 / int16: types that OpenCV resizes and torch stacks without surprises

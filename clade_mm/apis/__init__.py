@@ -1,0 +1,3 @@
+from .inferencer import SemanticSynthesizer
+
+__all__ = ['SemanticSynthesizer']

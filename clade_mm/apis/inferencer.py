@@ -1,0 +1,145 @@
+"""Turn label maps into images with a trained model: ``SemanticSynthesizer(config, checkpoint)``."""
+import os
+import os.path as osp
+from typing import Iterator, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from mmengine.config import Config
+from mmengine.registry import DefaultScope
+from mmengine.runner import load_checkpoint
+from PIL import Image
+
+from ..datasets.transforms import LoadSemanticSample
+from ..datasets.validation import DatasetError
+
+MAP_SUFFIXES = ('.png', '.bmp', '.tif', '.tiff')
+LabelInput = Union[str, np.ndarray, Sequence[Union[str, np.ndarray]]]
+
+
+def _loader_config(cfg: Config) -> dict:
+    """The config's LoadSemanticSample settings (class count, palette, id remapping)."""
+    pipeline = cfg.get('train_dataloader', {}).get('dataset', {}).get('pipeline', [])
+    loader = next((dict(t) for t in pipeline if t.get('type') == 'LoadSemanticSample'), None)
+    if loader is None:
+        loader = dict(num_classes=cfg.model.generator.num_classes)
+    loader.pop('type', None)
+    return loader
+
+
+class SemanticSynthesizer:
+    """Synthesise images from label maps with a trained clade-mm model.
+
+    Label maps pass the dataset checks (class ids, colour masks through the palette, remapping
+    of the config) and are resized with nearest neighbour to the config's ``image_size``.
+
+    Args:
+        config: the model's config file (or a loaded ``Config``).
+        checkpoint: a checkpoint written by training, or ``None`` for the initial weights.
+        device: where to run.
+        use_ema: take the EMA generator when the checkpoint has one.
+
+    Example::
+
+        synth = SemanticSynthesizer('configs/clade_synthetic.py', 'work_dirs/.../iter_1500.pth')
+        images = synth('labels/00001.png')          # a list of (H, W, 3) uint8 RGB arrays
+        styled = synth(label_array, style='photo.jpg', seed=1)
+    """
+
+    def __init__(self, config: Union[str, Config], checkpoint: Optional[str] = None,
+                 device: str = 'cpu', use_ema: bool = True):
+        self.cfg = Config.fromfile(config) if isinstance(config, str) else config
+        # Build in mmagic's scope without touching the caller's default scope.
+        with DefaultScope.overwrite_default_scope(self.cfg.get('default_scope', 'mmagic')):
+            import clade_mm.models  # noqa: F401
+            from mmagic.registry import MODELS
+            model = MODELS.build(self.cfg.model)
+        if checkpoint is not None:
+            if not osp.isfile(checkpoint):
+                raise FileNotFoundError(f'checkpoint {checkpoint} not found')
+            load_checkpoint(model, checkpoint, map_location='cpu', logger='silent')
+        generator = model.generator_ema.module if use_ema and model.with_ema_gen \
+            else model.generator
+        self.generator = generator.to(device).eval()
+        self.device = torch.device(device)
+        self.loader = LoadSemanticSample(**_loader_config(self.cfg))
+        self.image_size = tuple(self.cfg.get('image_size', ()))
+
+    # --- inputs -------------------------------------------------------------------------
+    def read_labels(self, source: Union[str, np.ndarray], name: str = '<array>') -> np.ndarray:
+        """One label map as checked ``(H, W)`` ids, from a file or an array."""
+        if isinstance(source, str):
+            name = source
+            raw = np.asarray(Image.open(source))
+        else:
+            raw = np.asarray(source)
+        return self.loader.label_map(raw, name)
+
+    @staticmethod
+    def list_inputs(source: LabelInput) -> List[Tuple[str, Union[str, np.ndarray]]]:
+        """``(name, source)`` pairs: a folder's label maps (sorted), files, or arrays."""
+        if isinstance(source, str) and osp.isdir(source):
+            names = sorted(n for n in os.listdir(source) if n.lower().endswith(MAP_SUFFIXES))
+            if not names:
+                raise FileNotFoundError(f'no label maps ({", ".join(MAP_SUFFIXES)}) in {source}')
+            return [(n, osp.join(source, n)) for n in names]
+        if isinstance(source, (str, np.ndarray)):
+            source = [source]
+        return [(osp.basename(s) if isinstance(s, str) else f'{i:05d}.png', s)
+                for i, s in enumerate(source)]
+
+    def _style_tensor(self, style: Union[str, np.ndarray]) -> torch.Tensor:
+        rgb = np.asarray(Image.open(style).convert('RGB')) if isinstance(style, str) else style
+        x = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1).float()[None]
+        return (x / 127.5 - 1).to(self.device)
+
+    # --- synthesis ----------------------------------------------------------------------
+    @torch.no_grad()
+    def synthesize(self, labels: np.ndarray, instances: Optional[np.ndarray] = None,
+                   style: Union[None, str, np.ndarray] = None, seed: Optional[int] = None,
+                   num_samples: int = 1) -> List[np.ndarray]:
+        """Images for one checked label map: ``num_samples`` (H, W, 3) uint8 RGB arrays."""
+        encoder = getattr(self.generator, 'style_encoder', None)
+        if style is not None and encoder is None:
+            raise ValueError('style images need a generator with a style encoder '
+                             '(generator.style_encoder in the config)')
+        if num_samples > 1 and self.generator.z_channels is None:
+            raise ValueError('this generator is deterministic (no z_channels): one image per '
+                             'label map; use a config with a style encoder for variety')
+        label_t = torch.from_numpy(labels.astype(np.int64))[None].to(self.device)
+        inst_t = None if instances is None else torch.from_numpy(
+            instances.astype(np.int64))[None].to(self.device)
+        if self.image_size and tuple(label_t.shape[-2:]) != self.image_size:
+            label_t = F.interpolate(label_t[:, None].float(), self.image_size)[:, 0].long()
+            if inst_t is not None:
+                inst_t = F.interpolate(inst_t[:, None].float(), self.image_size)[:, 0].long()
+        generator = torch.Generator().manual_seed(seed) if seed is not None else None
+        outputs = []
+        for _ in range(num_samples):
+            z = None
+            if style is not None:
+                mu, logvar = encoder(self._style_tensor(style))
+                z = mu if num_samples == 1 else mu + torch.randn(
+                    mu.shape, generator=generator).to(self.device) * torch.exp(0.5 * logvar)
+            elif self.generator.z_channels is not None:
+                z = torch.randn(1, self.generator.z_channels, generator=generator).to(self.device)
+            image = self.generator(label_t, inst_t, z)[0]
+            outputs.append(((image.clamp(-1, 1) + 1) * 127.5).round().byte().permute(
+                1, 2, 0).cpu().numpy())
+        return outputs
+
+    def __call__(self, labels: LabelInput, **kwargs) -> List[np.ndarray]:
+        """Images for a label map, a list of them, or a folder; see :meth:`synthesize`."""
+        images = []
+        for name, source in self.list_inputs(labels):
+            images += self.synthesize(self.read_labels(source, name), **kwargs)
+        return images
+
+    def iter_folder(self, source: LabelInput, **kwargs) -> Iterator[Tuple[str, object]]:
+        """``(name, images or DatasetError)`` for every input: bad maps do not stop the rest."""
+        for name, item in self.list_inputs(source):
+            try:
+                yield name, self.synthesize(self.read_labels(item, name), **kwargs)
+            except DatasetError as err:
+                yield name, err

@@ -1,0 +1,62 @@
+"""Synthesise images from label maps.
+
+    python tools/synthesize.py CONFIG CHECKPOINT INPUT OUTPUT [--style IMAGE] [--seed N]
+                               [--num-samples K] [--instances DIR]
+
+INPUT is a label map or a folder of them; OUTPUT a folder that receives one image per label map
+with the same name (``name_k.png`` for several samples). Bad label maps are reported by name and
+skipped; the exit status is 1 if any was.
+"""
+import argparse
+import os
+import os.path as osp
+import sys
+
+import numpy as np
+from PIL import Image
+
+from clade_mm.apis import SemanticSynthesizer
+from clade_mm.datasets import DatasetError
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[1])
+    parser.add_argument('config')
+    parser.add_argument('checkpoint')
+    parser.add_argument('input', help='a label map or a folder of label maps')
+    parser.add_argument('output', help='folder for the images')
+    parser.add_argument('--style', help='reference image for style-guided synthesis')
+    parser.add_argument('--seed', type=int, help='seed of the random style code')
+    parser.add_argument('--num-samples', type=int, default=1, help='images per label map')
+    parser.add_argument('--instances', help='folder of instance maps named like the label maps')
+    parser.add_argument('--device', default='cpu')
+    args = parser.parse_args()
+
+    synth = SemanticSynthesizer(args.config, args.checkpoint, device=args.device)
+    os.makedirs(args.output, exist_ok=True)
+    inputs = synth.list_inputs(args.input)
+    failed = 0
+    for index, (name, source) in enumerate(inputs, 1):
+        try:
+            labels = synth.read_labels(source, name)
+            instances = None
+            if args.instances:
+                instances = np.asarray(Image.open(osp.join(args.instances, name)))
+            images = synth.synthesize(labels, instances, style=args.style, seed=args.seed,
+                                      num_samples=args.num_samples)
+        except (DatasetError, FileNotFoundError, ValueError) as err:
+            failed += 1
+            print(f'[{index}/{len(inputs)}] {name}: skipped: {err}', file=sys.stderr)
+            continue
+        stem = osp.splitext(name)[0]
+        for k, image in enumerate(images):
+            out = f'{stem}.png' if len(images) == 1 else f'{stem}_{k}.png'
+            Image.fromarray(image).save(osp.join(args.output, out))
+        print(f'[{index}/{len(inputs)}] {name} -> {len(images)} image(s)')
+    print(f'wrote {len(inputs) - failed} of {len(inputs)} to {args.output}'
+          + (f'; {failed} skipped' if failed else ''))
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == '__main__':
+    main()
