@@ -5,6 +5,8 @@ import os.path as osp
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
+import clade_mm  # noqa: F401  (its compat fixes make checkpoints of any config resumable)
+
 
 def parse_args():
     parser = argparse.ArgumentParser(description='Train a semantic image synthesis model')
