@@ -8,8 +8,7 @@ setup:
 
 demo: setup
 	$(PY) tools/demo_norms.py
-	$(PY) tools/make_synthetic_dataset.py data/synthetic
-	$(PY) tools/train.py configs/clade_synthetic.py
+	$(PY) tools/demo.py
 
 test: setup
 	$(PY) -m pytest tests

@@ -11,5 +11,5 @@ model = dict(
     perceptual_loss=None)
 optim_wrapper = dict(
     generator=dict(optimizer=dict(lr=2e-4)), discriminator=dict(optimizer=dict(lr=8e-4)))
-default_hooks = dict(logger=dict(interval=25), checkpoint=dict(interval=500))
-custom_hooks = [dict(type='SampleGridHook', interval=250, num_samples=8)]
+default_hooks = dict(logger=dict(interval=25), checkpoint=dict(interval=200))
+custom_hooks = [dict(type='SampleGridHook', interval=200, num_samples=8)]

@@ -21,7 +21,7 @@ train_dataloader = dict(
         data_prefix=dict(img='train/images', label='train/labels'),
         pipeline=train_pipeline))
 
-max_iters = 1500
+max_iters = 600
 train_cfg = dict(by_epoch=False, max_iters=max_iters)
 param_scheduler = dict(
     generator=[dict(type='LinearLR', start_factor=1.0, end_factor=0.1, by_epoch=False,
