@@ -2,7 +2,8 @@
 # checkpoints that carry the optimizer state (so `--resume` continues where a run stopped).
 default_scope = 'mmagic'
 custom_imports = dict(
-    imports=['clade_mm', 'clade_mm.models', 'clade_mm.datasets', 'clade_mm.engine'],
+    imports=['clade_mm', 'clade_mm.models', 'clade_mm.datasets', 'clade_mm.engine',
+             'clade_mm.evaluation'],
     allow_failed_imports=False)
 
 randomness = dict(seed=0)

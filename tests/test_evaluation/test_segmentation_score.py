@@ -1,4 +1,5 @@
 """The semantic score: on hand-made predictions, and with a segmentor trained here."""
+import json
 import os
 import subprocess
 import sys
@@ -42,20 +43,27 @@ def test_missing_segmentor_files_are_named(tmp_path):
                           str(tmp_path / 'nope.pth'), num_generator_classes=6)
 
 
-def test_a_trained_segmentor_scores_real_images_above_random_ones(tmp_path):
-    data = tmp_path / 'data'
-    write_synthetic_dataset(str(data), num_train=64, num_val=0, size=64)
-    work = tmp_path / 'seg'
+@pytest.fixture(scope='module')
+def trained_segmentor(tmp_path_factory):
+    """Synthetic scenes and the demo's FCN trained on them for 150 iterations."""
+    root = tmp_path_factory.mktemp('segmentor')
+    data = root / 'data'
+    write_synthetic_dataset(str(data), num_train=64, num_val=8, size=64)
+    work = root / 'seg'
     subprocess.run([sys.executable, 'tools/train.py', 'configs/segmentors/fcn_r18_synthetic.py',
                     '--work-dir', str(work), '--cfg-options',
                     f'train_dataloader.dataset.data_root={data}', 'train_cfg.max_iters=150',
                     'default_hooks.checkpoint.interval=150', 'train_dataloader.num_workers=0',
                     'train_dataloader.persistent_workers=False'],
                    check=True, cwd=ROOT, capture_output=True)
+    return data, work / 'iter_150.pth'
+
+
+def test_a_trained_segmentor_scores_real_images_above_random_ones(trained_segmentor):
+    _, checkpoint = trained_segmentor
     init_default_scope('mmagic')
     metric = SegmentationScore(os.path.join(ROOT, 'configs/segmentors/fcn_r18_synthetic.py'),
-                               str(work / 'iter_150.pth'), num_generator_classes=6,
-                               key='fake_img')
+                               str(checkpoint), num_generator_classes=6, key='fake_img')
     rng = np.random.default_rng(123)
     real, noise = [], []
     for _ in range(6):
@@ -72,3 +80,24 @@ def test_a_trained_segmentor_scores_real_images_above_random_ones(tmp_path):
         scores[name] = metric.compute_metrics(metric.results)
     assert scores['real']['mIoU'] > scores['noise']['mIoU'] + 20, scores
     assert scores['real']['aAcc'] > 80, scores
+
+
+def test_tools_test_scores_generated_and_real_images(trained_segmentor, tmp_path):
+    data, seg_checkpoint = trained_segmentor
+    from tests.test_apis.test_synthesize import make_model
+    config, checkpoint = make_model(tmp_path)
+    work = tmp_path / 'test'
+    run = subprocess.run(
+        [sys.executable, 'tools/test.py', config, checkpoint, '--work-dir', str(work),
+         '--cfg-options', f'test_dataloader.dataset.data_root={data}',
+         'test_dataloader.num_workers=0',
+         f'test_evaluator.0.segmentor_checkpoint={seg_checkpoint}',
+         f'test_evaluator.1.segmentor_checkpoint={seg_checkpoint}'],
+        capture_output=True, text=True, cwd=ROOT)
+    assert run.returncode == 0, run.stderr[-2000:]
+    results = json.loads((work / 'test_results.json').read_text())['metrics']
+    assert set(results) == {f'{p}/{m}' for p in ('generated', 'real')
+                            for m in ('mIoU', 'mAcc', 'aAcc')}
+    # an untrained generator cannot fool a segmentor that reads real photos well
+    assert results['real/mIoU'] > results['generated/mIoU'] + 10
+    assert '| real/mIoU |' in (work / 'test_results.md').read_text()

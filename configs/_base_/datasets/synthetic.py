@@ -21,6 +21,34 @@ train_dataloader = dict(
         data_prefix=dict(img='train/images', label='train/labels'),
         pipeline=train_pipeline))
 
+test_pipeline = [
+    dict(type='LoadSemanticSample', num_classes=num_classes),
+    dict(type='PackInputs', keys=['img', 'label'])
+]
+test_dataloader = dict(
+    batch_size=8,
+    num_workers=2,
+    persistent_workers=False,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(
+        type=dataset_type,
+        num_classes=num_classes,
+        data_root=data_root,
+        data_prefix=dict(img='val/images', label='val/labels'),
+        pipeline=test_pipeline))
+# tools/test.py scores generated and real validation images with the FCN that tools/demo.py
+# trains on the real photos (any mmseg segmentor works: set its config and checkpoint).
+segmentor = dict(config='configs/segmentors/fcn_r18_synthetic.py',
+                 checkpoint='work_dirs/demo/segmentor/iter_600.pth')
+test_evaluator = [
+    dict(type='SegmentationScore', segmentor_config=segmentor['config'],
+         segmentor_checkpoint=segmentor['checkpoint'], num_generator_classes=num_classes,
+         key='fake_img', prefix='generated'),
+    dict(type='SegmentationScore', segmentor_config=segmentor['config'],
+         segmentor_checkpoint=segmentor['checkpoint'], num_generator_classes=num_classes,
+         key='gt_img', prefix='real'),
+]
+
 max_iters = 600
 train_cfg = dict(by_epoch=False, max_iters=max_iters)
 param_scheduler = dict(

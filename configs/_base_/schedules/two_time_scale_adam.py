@@ -7,4 +7,4 @@ optim_wrapper = dict(
     generator=dict(optimizer=dict(type='Adam', lr=1e-4, betas=(0.0, 0.9), fused=True)),
     discriminator=dict(optimizer=dict(type='Adam', lr=4e-4, betas=(0.0, 0.9), fused=True)))
 val_cfg = None
-test_cfg = None
+test_cfg = dict(type='TestLoop')

@@ -1,0 +1,54 @@
+"""Evaluate a trained model on its config's test set: ``tools/test.py CONFIG CHECKPOINT``.
+
+Runs the config's ``test_dataloader`` through the model and its ``test_evaluator`` (for
+example ``SegmentationScore`` on generated and on real images) with mmengine's Runner, prints
+the scores as a table and saves them to WORK_DIR/test_results.{md,json}.
+"""
+import argparse
+import json
+import os
+import os.path as osp
+
+from mmengine.config import Config, DictAction
+from mmengine.runner import Runner
+
+import clade_mm  # noqa: F401  (compat fixes: checkpoints load safely)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('config')
+    parser.add_argument('checkpoint')
+    parser.add_argument('--work-dir', help='default: work_dirs/<config name>/test')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config entries, e.g. segmentor checkpoints')
+    args = parser.parse_args()
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    for key in ('test_dataloader', 'test_evaluator'):
+        if not cfg.get(key):
+            raise SystemExit(f'{args.config} defines no {key}: nothing to evaluate')
+    if not osp.isfile(args.checkpoint):
+        raise SystemExit(f'checkpoint {args.checkpoint} not found')
+    name = osp.splitext(osp.basename(args.config))[0]
+    cfg.work_dir = args.work_dir or osp.join('work_dirs', name, 'test')
+    cfg.load_from = args.checkpoint
+    cfg.custom_hooks = []  # training-time sample grids are not for evaluation
+    metrics = Runner.from_cfg(cfg).test()
+
+    rows = ['| metric | value |', '|---|---|']
+    rows += [f'| {key} | {value:.2f} |' for key, value in metrics.items()]
+    table = '\n'.join(rows)
+    print(f'\n{name} with {args.checkpoint}\n{table}')
+    os.makedirs(cfg.work_dir, exist_ok=True)
+    with open(osp.join(cfg.work_dir, 'test_results.md'), 'w') as f:
+        f.write(f'# {name}\n\ncheckpoint: `{args.checkpoint}`\n\n{table}\n')
+    with open(osp.join(cfg.work_dir, 'test_results.json'), 'w') as f:
+        json.dump(dict(config=args.config, checkpoint=args.checkpoint, metrics=metrics), f,
+                  indent=2)
+    print(f'saved to {cfg.work_dir}/test_results.md and .json')
+
+
+if __name__ == '__main__':
+    main()
