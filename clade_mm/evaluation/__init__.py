@@ -1,4 +1,6 @@
+from .fid import SemanticFID
 from .segmentation_score import (SegmentationScore, class_mapping_table, label_areas,
                                  score_areas)
 
-__all__ = ['SegmentationScore', 'class_mapping_table', 'label_areas', 'score_areas']
+__all__ = ['SegmentationScore', 'SemanticFID', 'class_mapping_table', 'label_areas',
+           'score_areas']
