@@ -61,7 +61,8 @@ class SegmentationScore(BaseMetric):
     Scoring ``key='gt_img'`` (the real images) gives the reference row of the paper's Table 1.
 
     Args:
-        segmentor_config: an mmsegmentation config file (any segmentor: UperNet, DeepLab...).
+        segmentor_config: an mmsegmentation config file (any segmentor: UperNet, DeepLab...),
+            or one shipped with mmsegmentation as ``'mmseg::upernet/upernet_r101_....py'``.
         segmentor_checkpoint: its trained weights, a local file.
         num_generator_classes: classes of the label maps.
         class_mapping: generator id -> segmentor id (see :func:`class_mapping_table`); map the
@@ -78,6 +79,8 @@ class SegmentationScore(BaseMetric):
                  prefix: Optional[str] = None):
         super().__init__(collect_device=collect_device, prefix=prefix)
         for path, what in ((segmentor_config, 'config'), (segmentor_checkpoint, 'checkpoint')):
+            if what == 'config' and str(path).startswith('mmseg::'):
+                continue  # a config shipped inside mmsegmentation
             if not path or not osp.isfile(path):
                 raise FileNotFoundError(
                     f'segmentor {what} {path!r} not found: SegmentationScore needs an '
@@ -94,7 +97,11 @@ class SegmentationScore(BaseMetric):
     def segmentor(self):
         """Built on first use, in mmseg's scope, restoring the caller's scope afterwards."""
         if self._segmentor is None:
-            cfg = Config.fromfile(self.segmentor_config)
+            if self.segmentor_config.startswith('mmseg::'):
+                from mmengine.hub import get_config
+                cfg = get_config(self.segmentor_config)
+            else:
+                cfg = Config.fromfile(self.segmentor_config)
             with DefaultScope.overwrite_default_scope('mmseg'):
                 import mmseg.models  # noqa: F401
                 from mmseg.registry import MODELS

@@ -44,3 +44,15 @@ def test_config_defaults_and_build(path):
     from mmagic.registry import MODELS
     if dataset == 'synthetic':  # small: build the whole GAN
         MODELS.build(cfg.model)
+
+
+@pytest.mark.parametrize('name', ['clade_ade20k', 'clade_cityscapes'])
+def test_real_dataset_evaluators_name_their_missing_weights(name):
+    cfg = Config.fromfile(f'configs/{name}.py')
+    init_default_scope('mmagic')
+    import clade_mm.evaluation  # noqa: F401
+    from mmagic.registry import METRICS
+    for metric, missing in zip(cfg.test_evaluator, ['checkpoints/', 'checkpoints/',
+                                                    'inception-2015-12-05.pt']):
+        with pytest.raises(FileNotFoundError, match=missing):
+            METRICS.build(metric)

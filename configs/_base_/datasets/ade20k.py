@@ -30,6 +30,38 @@ train_dataloader = dict(
         img_suffix='.jpg',
         pipeline=train_pipeline))
 
+test_pipeline = [
+    dict(type='LoadSemanticSample', num_classes=num_classes),
+    dict(type='Resize', keys='img', scale=image_size, keep_ratio=False,
+         interpolation='bicubic'),
+    dict(type='Resize', keys='label', scale=image_size, keep_ratio=False,
+         interpolation='nearest'),
+    dict(type='PackInputs', keys=['img', 'label'])
+]
+test_dataloader = dict(
+    batch_size=8, num_workers=4, persistent_workers=False,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(
+        type=dataset_type, num_classes=num_classes, dont_care_class=0, data_root=data_root,
+        data_prefix=dict(img='images/validation', label='annotations/validation'),
+        img_suffix='.jpg', pipeline=test_pipeline))
+# The paper scores ADE20k with UperNet-101; mmseg's is trained on 150 classes without the
+# don't-care class (reduce_zero_label): generator id k is segmentor id k - 1, 0 is ignored.
+# The checkpoint and the Inception weights are local files (no download at run time).
+segmentor = dict(config='mmseg::upernet/upernet_r101_4xb4-160k_ade20k-512x512.py',
+                 checkpoint='checkpoints/upernet_r101_ade20k.pth',
+                 class_mapping=[None] + list(range(150)))
+test_evaluator = [
+    dict(type='SegmentationScore', segmentor_config=segmentor['config'],
+         segmentor_checkpoint=segmentor['checkpoint'], num_generator_classes=num_classes,
+         class_mapping=segmentor['class_mapping'], key='fake_img', prefix='generated'),
+    dict(type='SegmentationScore', segmentor_config=segmentor['config'],
+         segmentor_checkpoint=segmentor['checkpoint'], num_generator_classes=num_classes,
+         class_mapping=segmentor['class_mapping'], key='gt_img', prefix='real'),
+    dict(type='SemanticFID', inception_path='checkpoints/inception-2015-12-05.pt',
+         real_stats_cache='work_dirs/fid_cache/ade20k_val_256.pkl'),
+]
+
 # 200 epochs of 20,210 images at batch 32; the learning rate decays over the last 100.
 max_iters = 126300
 train_cfg = dict(by_epoch=False, max_iters=max_iters)

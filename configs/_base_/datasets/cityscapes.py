@@ -31,6 +31,40 @@ train_dataloader = dict(
         instance_suffix='_gtFine_instanceIds.png',
         pipeline=train_pipeline))
 
+test_pipeline = [
+    dict(type='LoadSemanticSample', num_classes=num_classes),
+    dict(type='Resize', keys='img', scale=(image_size[1], image_size[0]), keep_ratio=False,
+         interpolation='bicubic'),
+    dict(type='Resize', keys=['label', 'instance'], scale=(image_size[1], image_size[0]),
+         keep_ratio=False, interpolation='nearest'),
+    dict(type='PackInputs', keys=['img', 'label', 'instance'])
+]
+test_dataloader = dict(
+    batch_size=4, num_workers=4, persistent_workers=False,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(
+        type=dataset_type, num_classes=num_classes, data_root=data_root,
+        data_prefix=dict(img='leftImg8bit/val', label='gtFine/val', instance='gtFine/val'),
+        img_suffix='_leftImg8bit.png', label_suffix='_gtFine_labelIds.png',
+        instance_suffix='_gtFine_instanceIds.png', pipeline=test_pipeline))
+# mmseg's Cityscapes models predict the 19 trainIds: labelId -> trainId, the rest ignored.
+label_to_train_id = {7: 0, 8: 1, 11: 2, 12: 3, 13: 4, 17: 5, 19: 6, 20: 7, 21: 8, 22: 9,
+                     23: 10, 24: 11, 25: 12, 26: 13, 27: 14, 28: 15, 31: 16, 32: 17, 33: 18}
+segmentor = dict(
+    config='mmseg::deeplabv3plus/deeplabv3plus_r101-d8_4xb2-80k_cityscapes-512x1024.py',
+    checkpoint='checkpoints/deeplabv3plus_r101_cityscapes.pth',
+    class_mapping=[label_to_train_id.get(i) for i in range(num_classes)])
+test_evaluator = [
+    dict(type='SegmentationScore', segmentor_config=segmentor['config'],
+         segmentor_checkpoint=segmentor['checkpoint'], num_generator_classes=num_classes,
+         class_mapping=segmentor['class_mapping'], key='fake_img', prefix='generated'),
+    dict(type='SegmentationScore', segmentor_config=segmentor['config'],
+         segmentor_checkpoint=segmentor['checkpoint'], num_generator_classes=num_classes,
+         class_mapping=segmentor['class_mapping'], key='gt_img', prefix='real'),
+    dict(type='SemanticFID', inception_path='checkpoints/inception-2015-12-05.pt',
+         real_stats_cache='work_dirs/fid_cache/cityscapes_val_512x256.pkl'),
+]
+
 # 200 epochs of 2,975 images at batch 16; decay over the last 100.
 max_iters = 37200
 train_cfg = dict(by_epoch=False, max_iters=max_iters)
