@@ -1,0 +1,52 @@
+"""How class-wise a trained SPADE generator's gamma and beta are (the paper's Fig. 3).
+
+    python tools/analyze_spade_modulation.py CONFIG CHECKPOINT [--labels DIR] [--num 8]
+
+Prints, per SPADE layer, the spread of gamma and beta inside semantic regions against their
+spread across classes, and writes the gamma/beta maps of one label map as a PNG.
+"""
+import argparse
+import os
+import os.path as osp
+
+import numpy as np
+import torch
+
+from clade_mm.analysis.modulation import format_table, plot_maps, spade_modulation
+from clade_mm.apis import SemanticSynthesizer
+from clade_mm.engine.hooks import label_palette
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('config')
+    parser.add_argument('checkpoint')
+    parser.add_argument('--labels', help='folder of label maps (default: the test set)')
+    parser.add_argument('--num', type=int, default=8, help='label maps to analyse')
+    parser.add_argument('--out-dir', default='work_dirs/modulation')
+    args = parser.parse_args()
+    synth = SemanticSynthesizer(args.config, args.checkpoint)
+    folder = args.labels
+    if folder is None:
+        dataset = synth.cfg.test_dataloader.dataset
+        folder = osp.join(dataset.data_root, dataset.data_prefix.label)
+    inputs = synth.list_inputs(folder)[:args.num]
+    labels = [synth.read_labels(source, name) for name, source in inputs]
+    batch = torch.from_numpy(np.stack(labels).astype(np.int64))
+    if synth.image_size:
+        batch = torch.nn.functional.interpolate(batch[:, None].float(),
+                                                synth.image_size)[:, 0].long()
+    result = spade_modulation(synth.generator, batch)
+    name = osp.splitext(osp.basename(args.config))[0]
+    print(f'{name}: {len(labels)} label maps from {folder}\n'
+          "within: spread inside each class's regions; across: spread of the class means\n")
+    print(format_table(result['stats']))
+    os.makedirs(args.out_dir, exist_ok=True)
+    path = osp.join(args.out_dir, f'{name}_modulation.png')
+    plot_maps(batch[0].numpy(), result['maps'], label_palette(synth.generator.num_classes),
+              path, f'{name}: SPADE gamma (top) and beta (bottom), channel mean')
+    print(f'\nplot: {path}')
+
+
+if __name__ == '__main__':
+    main()
