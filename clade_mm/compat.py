@@ -18,10 +18,20 @@ as ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD``.
    current in the original forward. Code calling it as ``torch.utils.checkpoint.checkpoint`` or
    ``cp.checkpoint`` (mmcv, mmseg, mmagic) gets the wrapper; a function imported by name before
    ``clade_mm`` was imported does not.
+3. ``atomic_local_writes``: mmengine writes checkpoints (``LocalBackend.put``) straight into
+   their final path, so a run killed while saving leaves a truncated ``iter_N.pth``. Files are
+   now written to a temporary file beside the target, synced, and renamed over it.
+4. ``resume_from_last_complete_checkpoint``: if ``work_dir/last_checkpoint`` names a file that
+   is missing or empty (the run died between the two writes), ``--resume`` takes the newest
+   ``*.pth`` of the work directory instead of failing.
 """
+import contextlib
 import functools
+import glob
+import os
 import os.path as osp
 import pickle
+import tempfile
 
 import numpy as np
 import torch
@@ -109,6 +119,57 @@ def layout_aware_checkpointing():
     torch.utils.checkpoint.checkpoint = checkpoint
 
 
+def atomic_write(path: str, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that ``path`` is either the old file or the whole new one."""
+    directory = osp.dirname(osp.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(dir=directory, prefix=f'.{osp.basename(path)}.',
+                                     suffix='.tmp')
+    try:
+        with os.fdopen(fd, 'wb') as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(temporary, 0o666 & ~_UMASK)  # mkstemp's 0600 would outlive the rename
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+
+
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
+
+@_once
+def atomic_local_writes():
+    from mmengine.fileio.backends import LocalBackend
+
+    def put(self, obj: bytes, filepath) -> None:
+        atomic_write(str(filepath), obj)
+
+    LocalBackend.put = put
+
+
+@_once
+def resume_from_last_complete_checkpoint():
+    import mmengine.runner.runner as runner_module
+    original = runner_module.find_latest_checkpoint
+
+    @functools.wraps(original)
+    def find_latest_checkpoint(path):
+        last = original(path)
+        if last and osp.isfile(last) and osp.getsize(last) > 0:
+            return last
+        complete = sorted(glob.glob(osp.join(path, '*.pth')), key=osp.getmtime)
+        return complete[-1] if complete else None
+
+    runner_module.find_latest_checkpoint = find_latest_checkpoint
+
+
 def apply_all():
     safe_mmengine_checkpoint_loading()
     layout_aware_checkpointing()
+    atomic_local_writes()
+    resume_from_last_complete_checkpoint()

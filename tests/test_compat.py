@@ -1,5 +1,10 @@
 """mmengine checkpoints of models holding conditional norms: save, load, resume, safely."""
+import os
 import pickle
+import signal
+import subprocess
+import sys
+import time
 
 import pytest
 import torch
@@ -105,3 +110,51 @@ def test_loading_stays_weights_only(tmp_path):
 def test_missing_checkpoint_names_the_file(tmp_path):
     with pytest.raises(FileNotFoundError, match='nowhere.pth'):
         load_from_local(str(tmp_path / 'nowhere.pth'))
+
+
+def test_checkpoint_writes_are_atomic(tmp_path, monkeypatch):
+    from mmengine.fileio.backends import LocalBackend
+    path = tmp_path / 'iter_1.pth'
+    LocalBackend().put(b'complete old checkpoint', str(path))
+    assert path.read_bytes() == b'complete old checkpoint'
+
+    def crash(fd):
+        raise KeyboardInterrupt  # the process dies while the new file is being written
+    monkeypatch.setattr('os.fsync', crash)
+    with pytest.raises(KeyboardInterrupt):
+        LocalBackend().put(b'half a new checkpo', str(path))
+    assert path.read_bytes() == b'complete old checkpoint'
+    assert os.listdir(tmp_path) == ['iter_1.pth']  # no temporary file left behind
+
+
+def test_resume_skips_a_dangling_last_checkpoint(tmp_path):
+    import mmengine.runner.runner as runner_module
+    (tmp_path / 'iter_2.pth').write_bytes(b'x')
+    (tmp_path / 'last_checkpoint').write_text(str(tmp_path / 'iter_4.pth'))  # never written
+    assert runner_module.find_latest_checkpoint(str(tmp_path)) == str(tmp_path / 'iter_2.pth')
+
+
+def test_a_killed_training_resumes_from_its_last_complete_checkpoint(tmp_path):
+    from clade_mm.datasets import write_synthetic_dataset
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    write_synthetic_dataset(str(tmp_path / 'data'), num_train=16, num_val=0, size=64)
+    work = tmp_path / 'work'
+    command = [sys.executable, 'tools/train.py', 'configs/clade_synthetic.py', '--work-dir',
+               str(work), '--cfg-options', f'train_dataloader.dataset.data_root={tmp_path}/data',
+               'train_dataloader.num_workers=0', 'train_dataloader.persistent_workers=False',
+               'train_cfg.max_iters=40', 'default_hooks.checkpoint.interval=4',
+               'default_hooks.checkpoint.max_keep_ckpts=20', 'custom_hooks=[]']
+    process = subprocess.Popen(command, cwd=root, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while not (work / 'iter_12.pth').exists() and time.time() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)  # wherever it is: training, or writing iter_16
+    process.wait()
+    assert (work / 'iter_12.pth').exists()
+    saved = sorted(int(p.stem.split('_')[1]) for p in work.glob('iter_*.pth'))
+    resumed = subprocess.run(command + ['--resume'], cwd=root, capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    log = resumed.stdout + resumed.stderr
+    assert f'resumed epoch: 0, iter: {saved[-1]}' in log
+    assert (work / 'iter_40.pth').exists()
