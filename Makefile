@@ -1,5 +1,5 @@
 # `make demo` and `make test` do all the set-up themselves (tools/setup_env.sh: .venv/ with the
-# pinned OpenMMLab stack; the first time ~35 min, mostly compiling mmcv's ops; then seconds).
+# pinned OpenMMLab stack; the first time 20-35 min, mostly compiling mmcv's ops; then seconds).
 PY := .venv/bin/python
 
 .PHONY: setup demo test bench
