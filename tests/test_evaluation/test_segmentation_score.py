@@ -79,6 +79,9 @@ def test_a_trained_segmentor_scores_real_images_above_random_ones(trained_segmen
         metric.process(None, samples)
         scores[name] = metric.compute_metrics(metric.results)
     assert scores['real']['mIoU'] > scores['noise']['mIoU'] + 20, scores
+    # building and running the mmseg segmentor left the caller's scope alone
+    from mmengine.registry import DefaultScope
+    assert DefaultScope.get_current_instance().scope_name == 'mmagic'
     assert scores['real']['aAcc'] > 80, scores
 
 
