@@ -89,7 +89,7 @@ def main():
 
     step('scoring real and generated images with the segmentor')
     metric = SegmentationScore(osp.join(ROOT, SEGMENTOR), seg_checkpoint,
-                               num_generator_classes=len(SYNTHETIC_CLASSES))
+                               num_generator_classes=len(SYNTHETIC_CLASSES), keys='fake_img')
     rows = []
     for name, images in [('real photos', reals)] + [(n, fakes[n]) for n, _ in MODELS]:
         metric.results.clear()
@@ -98,7 +98,7 @@ def main():
                    for img, lab in zip(images, labels)]
         for i in range(0, len(samples), 8):
             metric.process(None, samples[i:i + 8])
-        scores = metric.compute_metrics(metric.results)
+        scores = {k.split('/')[-1]: v for k, v in metric.compute_metrics(metric.results).items()}
         rows.append((name, scores))
         print(f'[demo] {name:<12} mIoU {scores["mIoU"]:5.1f}  mAcc {scores["mAcc"]:5.1f}  '
               f'aAcc {scores["aAcc"]:5.1f}')

@@ -14,6 +14,8 @@ from mmseg.evaluation.metrics import IoUMetric
 from mmagic.registry import METRICS
 
 IGNORE = 255
+# Names of the scored images in the results: seg/generated/mIoU, seg/real/mIoU.
+IMAGE_NAMES = {'fake_img': 'generated', 'gt_img': 'real'}
 
 
 def class_mapping_table(mapping: Union[None, Dict[int, Optional[int]], Sequence[Optional[int]]],
@@ -55,10 +57,10 @@ def score_areas(areas: List[tuple]) -> Dict[str, float]:
 
 @METRICS.register_module()
 class SegmentationScore(BaseMetric):
-    """Segment each image of ``key`` with an mmsegmentation model and score the prediction
-    against the input label map: mIoU, mean class accuracy and pixel accuracy, in percent.
-
-    Scoring ``key='gt_img'`` (the real images) gives the reference row of the paper's Table 1.
+    """Segment each image of ``keys`` with an mmsegmentation model and score the predictions
+    against the input label map: mIoU, mean class accuracy and pixel accuracy, in percent,
+    reported as ``seg/generated/mIoU`` (``fake_img``) and ``seg/real/mIoU`` (``gt_img``): the
+    real images give the reference row of the paper's Table 1. One segmentor serves all keys.
 
     Args:
         segmentor_config: an mmsegmentation config file (any segmentor: UperNet, DeepLab...),
@@ -67,15 +69,15 @@ class SegmentationScore(BaseMetric):
         num_generator_classes: classes of the label maps.
         class_mapping: generator id -> segmentor id (see :func:`class_mapping_table`); map the
             don't-care class (and anything the segmentor does not know) to ``None``.
-        key: which image of the data sample to segment, ``'fake_img'`` or ``'gt_img'``.
+        keys: which images of the data samples to score.
         device: where the segmentor runs.
     """
     default_prefix = 'seg'
 
     def __init__(self, segmentor_config: str, segmentor_checkpoint: str,
                  num_generator_classes: int,
-                 class_mapping: Union[None, dict, Sequence] = None, key: str = 'fake_img',
-                 device: str = 'cpu', collect_device: str = 'cpu',
+                 class_mapping: Union[None, dict, Sequence] = None,
+                 keys: Sequence[str] = ('fake_img', 'gt_img'), device: str = 'cpu', collect_device: str = 'cpu',
                  prefix: Optional[str] = None):
         super().__init__(collect_device=collect_device, prefix=prefix)
         for path, what in ((segmentor_config, 'config'), (segmentor_checkpoint, 'checkpoint')):
@@ -89,7 +91,7 @@ class SegmentationScore(BaseMetric):
         self.segmentor_config = segmentor_config
         self.segmentor_checkpoint = segmentor_checkpoint
         self.table = torch.from_numpy(class_mapping_table(class_mapping, num_generator_classes))
-        self.key = key
+        self.keys = (keys, ) if isinstance(keys, str) else tuple(keys)
         self.device = device
         self._segmentor = None
 
@@ -128,12 +130,20 @@ class SegmentationScore(BaseMetric):
         return [r.pred_sem_seg.data[0].cpu() for r in results]
 
     def process(self, data_batch, data_samples: Sequence) -> None:
-        images = [torch.as_tensor(s[self.key]).float() for s in data_samples]
-        predictions = self.segment(images)
         num_classes = self.segmentor.decode_head.num_classes
-        for sample, prediction in zip(data_samples, predictions):
-            labels = torch.as_tensor(sample['label_map']).reshape(prediction.shape)
-            self.results.append(label_areas(prediction, labels, self.table, num_classes))
+        # One result per sample (mmengine trims the collected results to the dataset size).
+        per_sample = [dict() for _ in data_samples]
+        for key in self.keys:
+            predictions = self.segment([torch.as_tensor(s[key]).float() for s in data_samples])
+            for result, sample, prediction in zip(per_sample, data_samples, predictions):
+                labels = torch.as_tensor(sample['label_map']).reshape(prediction.shape)
+                result[key] = label_areas(prediction, labels, self.table, num_classes)
+        self.results.extend(per_sample)
 
     def compute_metrics(self, results: list) -> Dict[str, float]:
-        return score_areas(results)
+        scores = OrderedDict()
+        for key in self.keys:
+            name = IMAGE_NAMES.get(key, key)
+            for metric, value in score_areas([r[key] for r in results]).items():
+                scores[f'{name}/{metric}'] = value
+        return scores

@@ -52,7 +52,6 @@ def test_real_dataset_evaluators_name_their_missing_weights(name):
     init_default_scope('mmagic')
     import clade_mm.evaluation  # noqa: F401
     from mmagic.registry import METRICS
-    for metric, missing in zip(cfg.test_evaluator, ['checkpoints/', 'checkpoints/',
-                                                    'inception-2015-12-05.pt']):
+    for metric, missing in zip(cfg.test_evaluator, ['checkpoints/', 'inception-2015-12-05.pt']):
         with pytest.raises(FileNotFoundError, match=missing):
             METRICS.build(metric)

@@ -57,10 +57,7 @@ segmentor = dict(
 test_evaluator = [
     dict(type='SegmentationScore', segmentor_config=segmentor['config'],
          segmentor_checkpoint=segmentor['checkpoint'], num_generator_classes=num_classes,
-         class_mapping=segmentor['class_mapping'], key='fake_img', prefix='generated'),
-    dict(type='SegmentationScore', segmentor_config=segmentor['config'],
-         segmentor_checkpoint=segmentor['checkpoint'], num_generator_classes=num_classes,
-         class_mapping=segmentor['class_mapping'], key='gt_img', prefix='real'),
+         class_mapping=segmentor['class_mapping']),
     dict(type='SemanticFID', inception_path='checkpoints/inception-2015-12-05.pt',
          real_stats_cache='work_dirs/fid_cache/cityscapes_val_512x256.pkl'),
 ]

@@ -42,11 +42,7 @@ segmentor = dict(config='configs/segmentors/fcn_r18_synthetic.py',
                  checkpoint='work_dirs/demo/segmentor/iter_600.pth')
 test_evaluator = [
     dict(type='SegmentationScore', segmentor_config=segmentor['config'],
-         segmentor_checkpoint=segmentor['checkpoint'], num_generator_classes=num_classes,
-         key='fake_img', prefix='generated'),
-    dict(type='SegmentationScore', segmentor_config=segmentor['config'],
-         segmentor_checkpoint=segmentor['checkpoint'], num_generator_classes=num_classes,
-         key='gt_img', prefix='real'),
+         segmentor_checkpoint=segmentor['checkpoint'], num_generator_classes=num_classes),
 ]
 
 max_iters = 600
