@@ -9,7 +9,6 @@ import argparse
 import os
 import os.path as osp
 
-import numpy as np
 import torch
 
 from clade_mm.analysis.modulation import format_table, plot_maps, spade_modulation
@@ -32,10 +31,7 @@ def main():
         folder = osp.join(dataset.data_root, dataset.data_prefix.label)
     inputs = synth.list_inputs(folder)[:args.num]
     labels = [synth.read_labels(source, name) for name, source in inputs]
-    batch = torch.from_numpy(np.stack(labels).astype(np.int64))
-    if synth.image_size:
-        batch = torch.nn.functional.interpolate(batch[:, None].float(),
-                                                synth.image_size)[:, 0].long()
+    batch = torch.cat([synth.model_input(label) for label in labels])
     result = spade_modulation(synth.generator, batch)
     name = osp.splitext(osp.basename(args.config))[0]
     print(f'{name}: {len(labels)} label maps from {folder}\n'

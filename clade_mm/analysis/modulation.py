@@ -11,9 +11,9 @@ from typing import Dict, List
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from ..layers import SPADE
+from ..layers.layout import resize_nearest
 
 
 @dataclass
@@ -81,7 +81,7 @@ def spade_modulation(generator: torch.nn.Module, labels: torch.Tensor) -> Dict[s
     maps = {}
     for name in dict.fromkeys(n for n, _ in captured):
         gamma, beta = captured[(name, 'gamma')], captured[(name, 'beta')]
-        small = F.interpolate(labels[:, None].float(), size=gamma.shape[-2:])[:, 0].long()
+        small = resize_nearest(labels[:, None], tuple(gamma.shape[-2:]))[:, 0]
         gw, ga = class_spread(gamma, small)
         bw, ba = class_spread(beta, small)
         stats.append(ModulationStats(name, gamma.shape[1], gamma.shape[2], gamma.shape[3],

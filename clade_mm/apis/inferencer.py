@@ -1,18 +1,17 @@
 """Turn label maps into images with a trained model: ``SemanticSynthesizer(config, checkpoint)``."""
 import os
 import os.path as osp
-from typing import Iterator, List, Optional, Sequence, Tuple, Union
+from typing import List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
 from mmengine.runner import load_checkpoint
 from PIL import Image
 
 from ..datasets.transforms import LoadSemanticSample
-from ..datasets.validation import DatasetError
+from ..layers.layout import resize_nearest
 
 MAP_SUFFIXES = ('.png', '.bmp', '.tif', '.tiff')
 LabelInput = Union[str, np.ndarray, Sequence[Union[str, np.ndarray]]]
@@ -94,6 +93,14 @@ class SemanticSynthesizer:
         x = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1).float()[None]
         return (x / 127.5 - 1).to(self.device)
 
+    def model_input(self, ids: np.ndarray) -> torch.Tensor:
+        """An ``(H, W)`` id map as the ``(1, h, w)`` int64 tensor the generator takes: on its
+        device, resized with nearest neighbour to the config's ``image_size``."""
+        tensor = torch.from_numpy(ids.astype(np.int64))[None, None].to(self.device)
+        if self.image_size:
+            tensor = resize_nearest(tensor, self.image_size)
+        return tensor[:, 0]
+
     # --- synthesis ----------------------------------------------------------------------
     @torch.no_grad()
     def synthesize(self, labels: np.ndarray, instances: Optional[np.ndarray] = None,
@@ -107,13 +114,8 @@ class SemanticSynthesizer:
         if num_samples > 1 and self.generator.z_channels is None:
             raise ValueError('this generator is deterministic (no z_channels): one image per '
                              'label map; use a config with a style encoder for variety')
-        label_t = torch.from_numpy(labels.astype(np.int64))[None].to(self.device)
-        inst_t = None if instances is None else torch.from_numpy(
-            instances.astype(np.int64))[None].to(self.device)
-        if self.image_size and tuple(label_t.shape[-2:]) != self.image_size:
-            label_t = F.interpolate(label_t[:, None].float(), self.image_size)[:, 0].long()
-            if inst_t is not None:
-                inst_t = F.interpolate(inst_t[:, None].float(), self.image_size)[:, 0].long()
+        label_t = self.model_input(labels)
+        inst_t = None if instances is None else self.model_input(instances)
         generator = torch.Generator().manual_seed(seed) if seed is not None else None
         outputs = []
         for _ in range(num_samples):
@@ -135,11 +137,3 @@ class SemanticSynthesizer:
         for name, source in self.list_inputs(labels):
             images += self.synthesize(self.read_labels(source, name), **kwargs)
         return images
-
-    def iter_folder(self, source: LabelInput, **kwargs) -> Iterator[Tuple[str, object]]:
-        """``(name, images or DatasetError)`` for every input: bad maps do not stop the rest."""
-        for name, item in self.list_inputs(source):
-            try:
-                yield name, self.synthesize(self.read_labels(item, name), **kwargs)
-            except DatasetError as err:
-                yield name, err
