@@ -97,7 +97,8 @@ say "installing $mmcv_wheel"
 "$py" -m pip install -q --no-deps "$mmcv_wheel"
 
 say "3/5 OpenMMLab stack and what mmagic needs to import"
-pip_install -r "$root/requirements/runtime.txt" -r "$root/requirements/tests.txt"
+pip_install -r "$root/requirements/runtime.txt" -r "$root/requirements/export.txt" \
+    -r "$root/requirements/tests.txt"
 pip_install --no-deps mmagic
 
 say "4/5 clade-mm itself (editable)"
