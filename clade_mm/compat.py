@@ -24,6 +24,10 @@ as ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD``.
 4. ``resume_from_last_complete_checkpoint``: if ``work_dir/last_checkpoint`` names a file that
    is missing or empty (the run died between the two writes), ``--resume`` takes the newest
    ``*.pth`` of the work directory instead of failing.
+5. ``cpu_distributed_launch``: mmengine's ``pytorch`` launcher (``tools/dist_train.sh``) calls
+   ``torch.cuda.set_device`` before joining the process group, which fails on a machine without
+   a GPU. There the group is joined on the CPU with gloo (nccl is GPU-only), so the same
+   command trains data-parallel on CPU processes.
 """
 import contextlib
 import functools
@@ -168,8 +172,30 @@ def resume_from_last_complete_checkpoint():
     runner_module.find_latest_checkpoint = find_latest_checkpoint
 
 
+@_once
+def cpu_distributed_launch():
+    import mmengine.dist.utils as dist_utils
+    from mmengine.logging import print_log
+    original = dist_utils._init_dist_pytorch
+
+    @functools.wraps(original)
+    def init_dist_pytorch(backend, init_backend='torch', **kwargs):
+        accelerator = dist_utils.is_mlu_available() or dist_utils.is_npu_available() or \
+            dist_utils.is_musa_available() or torch.cuda.is_available()
+        if accelerator or init_backend != 'torch':
+            return original(backend, init_backend=init_backend, **kwargs)
+        if backend == 'nccl':
+            print_log('no GPU: joining the process group on the CPU with gloo instead of nccl',
+                      logger='current')
+            backend = 'gloo'
+        torch.distributed.init_process_group(backend=backend, **kwargs)
+
+    dist_utils._init_dist_pytorch = init_dist_pytorch
+
+
 def apply_all():
     safe_mmengine_checkpoint_loading()
     layout_aware_checkpointing()
     atomic_local_writes()
     resume_from_last_complete_checkpoint()
+    cpu_distributed_launch()

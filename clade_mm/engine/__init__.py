@@ -1,3 +1,4 @@
 from .hooks import SampleGridHook
+from .model_wrapper import SemanticGANDataParallel
 
-__all__ = ['SampleGridHook']
+__all__ = ['SampleGridHook', 'SemanticGANDataParallel']

@@ -4,11 +4,12 @@
 """
 from mmengine.registry import MODELS
 
-from .base import ConditionalNorm, build_param_free_norm
+from .base import ConditionalNorm, build_param_free_norm, sync_conditional_norms
 from .clade import CLADE, CLADEICPE, ClassAffine
 from .layout import (LayoutError, SemanticLayout, current_layout, icpe_map, instance_edges,
                      semantic_layout)
 from .spade import SPADE
+from .sync_batch_norm import AllReduceBatchNorm2d
 
 CONDITIONAL_NORMS = {'SPADE': SPADE, 'CLADE': CLADE, 'CLADE-ICPE': CLADEICPE}
 for _name, _cls in CONDITIONAL_NORMS.items():
@@ -17,5 +18,5 @@ for _name, _cls in CONDITIONAL_NORMS.items():
 __all__ = [
     'ConditionalNorm', 'SPADE', 'CLADE', 'CLADEICPE', 'ClassAffine', 'SemanticLayout',
     'LayoutError', 'semantic_layout', 'current_layout', 'icpe_map', 'instance_edges',
-    'build_param_free_norm', 'CONDITIONAL_NORMS'
+    'build_param_free_norm', 'sync_conditional_norms', 'AllReduceBatchNorm2d', 'CONDITIONAL_NORMS'
 ]

@@ -5,6 +5,7 @@ import torch.nn as nn
 from torch import Tensor
 
 from .layout import LayoutError, LayoutLike, SemanticLayout, as_layout, current_layout
+from .sync_batch_norm import AllReduceBatchNorm2d
 
 PARAM_FREE_NORMS = ('BN', 'SyncBN', 'IN')
 
@@ -85,3 +86,30 @@ class ConditionalNorm(nn.Module):
     def extra_repr(self) -> str:
         return (f'num_features={self.num_features}, num_classes={self.num_classes}, '
                 f'with_instance_edge={self.with_instance_edge}')
+
+
+def sync_conditional_norms(model: nn.Module, device: str = 'cpu', process_group=None) -> int:
+    """Make the parameter-free BatchNorm of every conditional norm in ``model`` synchronised.
+
+    On the CPU they become :class:`~clade_mm.layers.sync_batch_norm.AllReduceBatchNorm2d`
+    (torch's ``nn.SyncBatchNorm`` runs only on accelerators), elsewhere ``nn.SyncBatchNorm``.
+    Other norms of the model (a discriminator's, an encoder's) are left as they are. State-dict
+    keys do not change, so checkpoints move freely between one and many processes.
+
+    Returns:
+        How many norms were converted.
+    """
+    converted = 0
+    for module in model.modules():
+        norm = getattr(module, 'param_free_norm', None)
+        if not (isinstance(module, ConditionalNorm) and
+                isinstance(norm, nn.modules.batchnorm._BatchNorm)):
+            continue
+        if device == 'cpu' and not isinstance(norm, AllReduceBatchNorm2d):
+            module.param_free_norm = AllReduceBatchNorm2d.from_batch_norm(norm, process_group)
+        elif device != 'cpu' and not isinstance(norm, nn.SyncBatchNorm):
+            module.param_free_norm = nn.SyncBatchNorm.convert_sync_batchnorm(norm, process_group)
+        else:
+            continue
+        converted += 1
+    return converted

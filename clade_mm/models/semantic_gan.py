@@ -1,7 +1,9 @@
 """The semantic image synthesis GAN: mmagic's BaseGAN with label-conditioned G and D steps."""
+from collections import OrderedDict
 from typing import Dict, List, Optional, Tuple
 
 import torch
+from mmengine.dist import all_reduce
 from mmengine.optim import OptimWrapper
 from torch import Tensor
 
@@ -83,6 +85,21 @@ class SemanticGAN(BaseGAN):
                   is_disc: bool) -> Tensor:
         return sum(self.gan_loss(scale[-1], target_is_real, is_disc=is_disc)
                    for scale in outputs) / len(outputs)
+
+    def parse_losses(self, losses: Dict[str, Tensor]) -> Tuple[Tensor, Dict[str, Tensor]]:
+        """As BaseModel's, but the logged values are the means over all processes.
+
+        Under data parallelism each process holds a slice of the batch; logging rank 0's slice
+        alone would make the log depend on the number of processes. Every loss here is a mean
+        over samples, so the mean over equal slices is the loss of the global batch.
+        """
+        loss, log_vars = super().parse_losses(losses)
+        logged = OrderedDict()
+        for name, value in log_vars.items():
+            value = value.detach().clone()
+            all_reduce(value, op='mean')  # a no-op on one process
+            logged[name] = value
+        return loss, logged
 
     def train_discriminator(self, inputs: dict, data_samples: SampleList,
                             optimizer_wrapper: OptimWrapper) -> Dict[str, Tensor]:
