@@ -16,7 +16,9 @@ def parse_args():
     parser.add_argument('--resume', nargs='?', const='auto', default=None,
                         help='resume from a checkpoint; without a path, from the last one in '
                         'the work directory')
-    parser.add_argument('--amp', action='store_true', help='mixed precision training')
+    parser.add_argument('--amp', action='store_true',
+                        help='mixed precision: float16 with a loss scaler per G and D on a GPU, '
+                        'bfloat16 on the CPU (MixedPrecisionOptimWrapper)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config entries, e.g. train_cfg.max_iters=100')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
@@ -39,8 +41,7 @@ def main():
         cfg.resume, cfg.load_from = True, args.resume
     if args.amp:
         for name in ('generator', 'discriminator'):
-            cfg.optim_wrapper[name]['type'] = 'AmpOptimWrapper'
-            cfg.optim_wrapper[name].setdefault('loss_scale', 'dynamic')
+            cfg.optim_wrapper[name]['type'] = 'MixedPrecisionOptimWrapper'
     Runner.from_cfg(cfg).train()
 
 

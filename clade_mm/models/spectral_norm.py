@@ -47,8 +47,11 @@ class SpectralNormConv2d(nn.Conv2d):
             x.shape[-1] // self.stride[1])
         if self.weight_orig.numel() <= outputs:
             return self._conv_forward(x, self.weight_orig / sigma, self.bias)
-        out = self._conv_forward(x, self.weight_orig, None) / sigma
-        return out if self.bias is None else out + self.bias.view(1, -1, 1, 1)
+        out = self._conv_forward(x, self.weight_orig, None)
+        # In the conv's dtype: under autocast a float32 sigma or bias would promote the
+        # bfloat16/float16 output back to float32 for every layer after it.
+        out = out / sigma.to(out.dtype)
+        return out if self.bias is None else out + self.bias.to(out.dtype).view(1, -1, 1, 1)
 
 
 def raw_weight(module: nn.Module) -> Tensor:
