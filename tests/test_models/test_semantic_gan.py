@@ -105,7 +105,7 @@ def test_style_guided_synthesis_follows_the_style_image():
     assert (outputs[0] - outputs[1]).abs().mean() > 0
 
 
-def test_runner_resumes_iteration_and_optimizer_state(tmp_path):
+def test_runner_resumes_iteration_optimizer_and_ema_state(tmp_path):
     from clade_mm.datasets import write_synthetic_dataset
     write_synthetic_dataset(str(tmp_path / 'data'), num_train=8, num_val=0, size=64)
 
@@ -114,7 +114,7 @@ def test_runner_resumes_iteration_and_optimizer_state(tmp_path):
             dict(type='LoadSemanticSample', num_classes=6),
             dict(type='PackInputs', keys=['img', 'label'])]
         return Runner(
-            model=tiny_gan_cfg(), work_dir=str(tmp_path / 'work'),
+            model=tiny_gan_cfg(ema_config=dict(momentum=0.5)), work_dir=str(tmp_path / 'work'),
             train_dataloader=dict(
                 batch_size=2, num_workers=0,
                 sampler=dict(type='InfiniteSampler', shuffle=True),
@@ -136,12 +136,19 @@ def test_runner_resumes_iteration_and_optimizer_state(tmp_path):
     saved_step = {int(s['step']) for s in
                   first.optim_wrapper['generator'].optimizer.state.values()}
     assert saved_step == {3}
+    saved_ema = {k: v.clone() for k, v in first.model.generator_ema.state_dict().items()}
+    assert int(saved_ema['steps']) == 3
     resumed = runner(5, resume=True)
+    resumed.call_hook('before_run')
+    resumed.load_or_resume()
+    for key, value in resumed.model.generator_ema.state_dict().items():
+        assert torch.equal(value, saved_ema[key]), key  # the average, not a fresh copy of G
     resumed.train()
     assert resumed.iter == 5
     steps = {int(s['step']) for s in
              resumed.optim_wrapper['generator'].optimizer.state.values()}
     assert steps == {5}  # 3 restored + 2 more: the Adam moments came back
+    assert int(resumed.model.generator_ema.steps) == 5
 
 
 def test_ema_generator_tracks_and_synthesises():
