@@ -1,0 +1,55 @@
+"""Convert a generator of the published SPADE or CLADE code into a clade-mm checkpoint.
+
+    python tools/convert_official_checkpoint.py SRC DST --config CONFIG [--encoder SRC_E]
+                                                [--allow-unused] [--cfg-options KEY=VALUE ...]
+
+SRC is the generator the published code saved (``latest_net_G.pth``, ``{epoch}_net_G.pth``);
+``--encoder`` its style encoder (``*_net_E.pth``) for a config with ``style_encoder``. Every
+source key must land on a key of the config's generator with the same shape; otherwise nothing
+is written and the message names the first mismatch and what to change in the config. DST is
+an mmengine checkpoint for ``tools/test.py CONFIG DST``, ``tools/synthesize.py`` and
+``load_from``. See ``clade_mm.models.official_checkpoint`` for the key mapping.
+"""
+import argparse
+import sys
+
+from mmengine.config import DictAction
+
+from clade_mm.models.official_checkpoint import (OfficialCheckpointError,
+                                                 convert_official_checkpoint)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('src', help='the published generator, *_net_G.pth')
+    parser.add_argument('dst', help='the clade-mm checkpoint to write')
+    parser.add_argument('--config', required=True, help='the clade-mm config of the model')
+    parser.add_argument('--encoder', help='the published style encoder, *_net_E.pth')
+    parser.add_argument('--allow-unused', action='store_true',
+                        help='leave out source keys without a counterpart in the config '
+                             '(listed as a warning) instead of stopping')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config entries, e.g. model.generator.num_classes=184')
+    args = parser.parse_args(argv)
+    try:
+        meta = convert_official_checkpoint(args.src, args.dst, args.config, args.encoder,
+                                           args.allow_unused, args.cfg_options)
+    except (OfficialCheckpointError, FileNotFoundError) as err:
+        print(f'error: {err}', file=sys.stderr)
+        return 1
+    source = meta['source_architecture']
+    print(f"{args.src}: {source['norm']} generator, ngf {source['base_channels']}, "
+          f"{source['label_channels']} label channels"
+          + (f", style code {source['z_channels']}" if source['z_channels'] else ''))
+    print(f"wrote {args.dst}: {meta['num_generator_keys']} generator keys"
+          + (' (and the same as the EMA generator)' if meta['with_ema'] else '')
+          + (f"; {len(meta['zero_filled'])} zero-filled (absent from the published files)"
+             if meta['zero_filled'] else '')
+          + (f"; {len(meta['unused_source_keys'])} source keys left out"
+             if meta['unused_source_keys'] else '')
+          + '; the discriminator is not converted')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
