@@ -1,3 +1,4 @@
 from .inferencer import SemanticSynthesizer
+from .onnx_export import export_generator, verify_onnx
 
-__all__ = ['SemanticSynthesizer']
+__all__ = ['SemanticSynthesizer', 'export_generator', 'verify_onnx']

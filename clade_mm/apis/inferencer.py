@@ -39,6 +39,9 @@ class SemanticSynthesizer:
         device: where to run.
         use_ema: take the EMA generator when the checkpoint has one.
 
+    Attributes:
+        generator: the generator in eval mode; ``uses_ema`` says whether it is the EMA copy.
+
     Example::
 
         synth = SemanticSynthesizer('configs/clade_synthetic.py', 'work_dirs/.../iter_1500.pth')
@@ -56,10 +59,13 @@ class SemanticSynthesizer:
             model = MODELS.build(self.cfg.model)
         if checkpoint is not None:
             if not osp.isfile(checkpoint):
-                raise FileNotFoundError(f'checkpoint {checkpoint} not found')
+                raise FileNotFoundError(
+                    f'checkpoint {checkpoint} not found: pass a file that training wrote '
+                    '(work_dirs/<config>/iter_<N>.pth; work_dirs/<config>/last_checkpoint '
+                    'names the newest)')
             load_checkpoint(model, checkpoint, map_location='cpu', logger='silent')
-        generator = model.generator_ema.module if use_ema and model.with_ema_gen \
-            else model.generator
+        self.uses_ema = use_ema and model.with_ema_gen
+        generator = model.generator_ema.module if self.uses_ema else model.generator
         self.generator = generator.to(device).eval()
         self.device = torch.device(device)
         self.loader = LoadSemanticSample(**_loader_config(self.cfg))

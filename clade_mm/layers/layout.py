@@ -161,13 +161,18 @@ class SemanticLayout:
     Args:
         label_map: ``(N, H, W)``, ``(N, 1, H, W)`` or ``(H, W)`` integer class ids.
         instance_map: optional instance ids of the same spatial size; enables edge maps.
+        position_map: optional ``(N, 2, H, W)`` float ICPE map of ``label_map``, as
+            :func:`icpe_map` computes it, to use instead of computing it. An exported graph
+            takes it as an input: its connected components are a data-dependent loop that
+            cannot be traced (see :mod:`clade_mm.apis.onnx_export`).
 
     Every derived map is computed once per ``(kind, size, device)`` and cached for the life of
     the layout (one forward pass, typically). The cache is guarded by a lock so one layout can be
     shared by threads.
     """
 
-    def __init__(self, label_map: Tensor, instance_map: Optional[Tensor] = None):
+    def __init__(self, label_map: Tensor, instance_map: Optional[Tensor] = None,
+                 position_map: Optional[Tensor] = None):
         self.labels = _as_label_batch(label_map)
         self.instances = None
         if instance_map is not None:
@@ -178,6 +183,16 @@ class SemanticLayout:
                     f'{tuple(self.labels.shape)}; they must describe the same pixels '
                     '(resize both with nearest neighbour).')
             self.instances = instances.to(self.labels.device)
+        self.positions = None
+        if position_map is not None:
+            n, h, w = self.labels.shape
+            if position_map.dim() != 4 or tuple(position_map.shape[1:]) != (2, h, w) or \
+                    position_map.shape[0] != n or not position_map.is_floating_point():
+                raise LayoutError(
+                    f'position_map has shape {tuple(position_map.shape)} and dtype '
+                    f'{position_map.dtype}; expected a float ({n}, 2, {h}, {w}) ICPE map of '
+                    'the label map, as clade_mm.layers.icpe_map(label_map) computes it.')
+            self.positions = position_map
         self._cache: Dict[Hashable, Tensor] = {}
         self._lock = threading.RLock()
 
@@ -208,7 +223,15 @@ class SemanticLayout:
         self.check_classes(num_classes, owner)
 
     def check_classes(self, num_classes: int, owner: str) -> None:
-        """Raise a :class:`LayoutError` naming the id if one is outside ``0..num_classes-1``."""
+        """Raise a :class:`LayoutError` naming the id if one is outside ``0..num_classes-1``.
+
+        Skipped while the model is being exported (``torch.export``, under which
+        ``torch.onnx.export`` traces): the check turns the ids into Python ints, which a traced
+        graph cannot do, and an exported graph has no way to raise it. Whoever feeds the
+        exported graph validates the ids (see :mod:`clade_mm.apis.onnx_export`).
+        """
+        if torch.compiler.is_exporting():
+            return
         low, high = self.id_range()
         if high >= num_classes:
             raise LayoutError(
@@ -239,9 +262,16 @@ class SemanticLayout:
         return self._cached(('one_hot', size, num_classes, device, dtype), compute)
 
     def icpe_at(self, size: Tuple[int, int], device: torch.device) -> Tensor:
-        """``(N, 2, h, w)`` ICPE map computed at full resolution, resized with nearest."""
+        """``(N, 2, h, w)`` ICPE map at full resolution (the given ``position_map``, else
+        computed), resized with nearest."""
         size = tuple(size)
-        full = self._cached(('icpe', device), lambda: icpe_map(self.labels.to(device)))
+
+        def compute_full():
+            if self.positions is not None:
+                return self.positions.to(device)
+            return icpe_map(self.labels.to(device))
+
+        full = self._cached(('icpe', device), compute_full)
         return self._cached(('icpe', size, device), lambda: resize_nearest(full, size))
 
     def edges_at(self, size: Tuple[int, int], device: torch.device) -> Tensor:

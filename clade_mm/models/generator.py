@@ -99,8 +99,10 @@ class SemanticGenerator(BaseModule):
         spectral_norm: on the residual blocks' convolutions.
 
     Shapes:
-        ``forward(labels: (N, H, W) int64, instances=None, z=None) -> (N, 3, H, W)`` in
-        ``[-1, 1]``.
+        ``forward(labels: (N, H, W) int64, instances=None, z=None, position=None) ->
+        (N, 3, H, W)`` in ``[-1, 1]``; ``instances`` ``(N, H, W)`` ids, ``z`` ``(N, z_channels)``
+        (random when not given), ``position`` the ``(N, 2, H, W)`` ICPE map of ``labels``
+        (computed when not given; an exported graph takes it as an input).
     """
 
     def __init__(self, num_classes: int, norm_cfg: dict = dict(type='CLADE'),
@@ -178,8 +180,8 @@ class SemanticGenerator(BaseModule):
                     nn.init.zeros_(module.bias)
 
     def forward(self, labels: Tensor, instances: Optional[Tensor] = None,
-                z: Optional[Tensor] = None) -> Tensor:
-        layout = SemanticLayout(labels, instances)
+                z: Optional[Tensor] = None, position: Optional[Tensor] = None) -> Tensor:
+        layout = SemanticLayout(labels, instances, position)
         layout.check_classes(self.num_classes, type(self).__name__)
         height, width = layout.labels.shape[-2:]
         latent = self._latent_size((height, width))

@@ -43,6 +43,10 @@ class SpectralNormConv2d(nn.Conv2d):
 
     def forward(self, x: Tensor) -> Tensor:
         sigma = self.sigma()
+        if torch.compiler.is_exporting():
+            # One graph for every batch size (the choice below depends on it), and in eval
+            # mode ``weight_orig / sigma`` is a constant an exporter can fold into the conv.
+            return self._conv_forward(x, self.weight_orig / sigma, self.bias)
         outputs = x.shape[0] * self.out_channels * (x.shape[-2] // self.stride[0]) * (
             x.shape[-1] // self.stride[1])
         if self.weight_orig.numel() <= outputs:

@@ -8,8 +8,8 @@ its backward are the kernels of ``clade_mm/ops/csrc/class_affine.cpp``, compiled
 is installed. The backward accounts for the statistics' dependence on ``x`` analytically.
 
 Everything this path does not cover (GPU tensors, other dtypes, autocast, SyncBatchNorm,
-CLADE-ICPE's per-pixel factors) runs the eager formula in :mod:`clade_mm.layers.clade`, which
-the tests hold this path to.
+CLADE-ICPE's per-pixel factors, export with ``torch.export``/``torch.onnx.export``) runs the
+eager formula in :mod:`clade_mm.layers.clade`, which the tests hold this path to.
 """
 import torch
 import torch.nn as nn
@@ -27,9 +27,13 @@ def fused_kernels_available() -> bool:
 
 
 def supports(x: Tensor, gamma: Tensor, norm: nn.Module) -> bool:
-    """Whether :func:`class_adaptive_norm` can stand in for the eager formula."""
+    """Whether :func:`class_adaptive_norm` can stand in for the eager formula.
+
+    Never while the model is being exported: the compiled kernels are opaque to
+    ``torch.export``, so the graph gets the eager gather instead.
+    """
     if _ext is None or x.device.type != 'cpu' or x.dtype != torch.float32 or \
-            gamma.dtype != torch.float32:
+            gamma.dtype != torch.float32 or torch.compiler.is_exporting():
         return False
     if torch.is_autocast_enabled('cpu'):
         return False

@@ -112,6 +112,19 @@ def test_derived_maps_computed_once_per_resolution(monkeypatch):
     assert len(calls) == 1  # the full-resolution map is derived once for all sizes
 
 
+def test_a_given_position_map_stands_in_for_the_computed_one(monkeypatch):
+    labels = torch.randint(0, 3, (2, 16, 16))
+    given = torch.rand(2, 2, 16, 16)
+    monkeypatch.setattr(layout_mod, 'icpe_map', lambda labels: pytest.fail('computed anyway'))
+    layout = SemanticLayout(labels, position_map=given)
+    cpu = torch.device('cpu')
+    assert torch.equal(layout.icpe_at((16, 16), cpu), given)
+    assert torch.equal(layout.icpe_at((8, 8), cpu), given[..., ::2, ::2])
+    with pytest.raises(LayoutError, match=r'position_map has shape \(2, 1, 16, 16\).*'
+                                          r'expected a float \(2, 2, 16, 16\) ICPE map'):
+        SemanticLayout(labels, position_map=given[:, :1])
+
+
 @pytest.mark.parametrize('bad, message', [
     (torch.rand(1, 8, 8), 'integer class ids'),
     (torch.randint(0, 3, (1, 3, 8, 8)), 'RGB colour mask'),

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from clade_mm.layers import LayoutError
+from clade_mm.layers import LayoutError, icpe_map
 from clade_mm.models import SemanticGenerator
 
 
@@ -82,6 +82,19 @@ def test_instance_edges_change_the_image():
     assert difference(0.5) > 1e-4
     # CLADE hands C + 1 channels on: the following conv takes them.
     assert gen.head_0.conv_0.weight.shape[1] == gen.head_0.norm_0.num_features + 1
+
+
+def test_a_given_icpe_map_gives_what_the_computed_one_does():
+    gen = make('CLADE-ICPE')
+    with torch.no_grad():
+        for module in gen.modules():
+            if hasattr(module, 'position_gamma'):
+                module.position_gamma.weight.normal_(0, 1)
+        labels = torch.randint(0, 6, (2, 1, 4, 4)).repeat_interleave(8, 2).repeat_interleave(
+            8, 3)[:, 0]
+        computed = gen(labels)
+        assert torch.equal(gen(labels, position=icpe_map(labels)), computed)
+        assert (gen(labels, position=torch.zeros(2, 2, 32, 32)) - computed).abs().max() > 1e-3
 
 
 def test_style_codes_give_multimodal_outputs():
