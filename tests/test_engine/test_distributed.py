@@ -1,12 +1,13 @@
 """tools/dist_train.sh on 2 CPU processes (gloo) trains like one process with the global batch."""
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import torch
+
+from tests.distributed import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -32,12 +33,6 @@ log_processor = dict(window_size=1)
 custom_hooks = [dict(type='SaveRankStateHook')]
 """
 LOSSES = ('loss_disc_fake', 'loss_disc_real', 'loss_gen_gan', 'loss_gen_feat')
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
 
 
 def logged_losses(work_dir: Path):

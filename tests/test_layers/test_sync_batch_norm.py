@@ -1,20 +1,13 @@
 """AllReduceBatchNorm2d over 2 CPU processes equals BatchNorm2d over their joint batch."""
 import os
-import socket
 
-import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 import torch.nn as nn
 
 from clade_mm.layers import CLADE, AllReduceBatchNorm2d, SPADE, sync_conditional_norms
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
+from tests.distributed import free_port
 
 
 SLICES = (slice(0, 3), slice(3, 4))  # two ranks with different batch sizes
