@@ -1,6 +1,6 @@
 """Evaluate a trained model on its config's test set: ``tools/test.py CONFIG CHECKPOINT``.
 
-Runs the config's ``test_dataloader`` through the model and its ``test_evaluator`` (for
+``tools/dist_test.sh CONFIG CHECKPOINT NUM_PROCS`` splits the test set over processes. Runs the config's ``test_dataloader`` through the model and its ``test_evaluator`` (for
 example ``SegmentationScore`` on generated and on real images) with mmengine's Runner, prints
 the scores as a table and saves them to WORK_DIR/test_results.{md,json}.
 """
@@ -10,6 +10,7 @@ import os
 import os.path as osp
 
 from mmengine.config import Config, DictAction
+from mmengine.dist import is_main_process
 from mmengine.runner import Runner
 
 import clade_mm  # noqa: F401  (compat fixes: checkpoints load safely)
@@ -22,8 +23,12 @@ def main():
     parser.add_argument('--work-dir', help='default: work_dirs/<config name>/test')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config entries, e.g. segmentor checkpoints')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
+                        default='none', help='set by tools/dist_test.sh')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args()
     cfg = Config.fromfile(args.config)
+    cfg.launcher = args.launcher
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
     for key in ('test_dataloader', 'test_evaluator'):
@@ -35,7 +40,9 @@ def main():
     cfg.work_dir = args.work_dir or osp.join('work_dirs', name, 'test')
     cfg.load_from = args.checkpoint
     cfg.custom_hooks = []  # training-time sample grids are not for evaluation
-    metrics = Runner.from_cfg(cfg).test()
+    metrics = Runner.from_cfg(cfg).test()  # every process gets the metrics of the whole set
+    if not is_main_process():
+        return
 
     rows = ['| metric | value |', '|---|---|']
     rows += [f'| {key} | {value:.2f} |' for key, value in metrics.items()]
