@@ -6,8 +6,6 @@ train_dataloader = dict(dataset=dict(type='ADE20kOutdoorDataset'))
 # About 5,000 images: 200 epochs at batch 32.
 max_iters = 31300
 train_cfg = dict(by_epoch=False, max_iters=max_iters)
-param_scheduler = dict(
-    generator=[dict(type='LinearLR', start_factor=1.0, end_factor=0.0, by_epoch=False,
-                    begin=max_iters // 2, end=max_iters)],
-    discriminator=[dict(type='LinearLR', start_factor=1.0, end_factor=0.0, by_epoch=False,
-                        begin=max_iters // 2, end=max_iters)])
+param_scheduler = [
+    dict(type='LinearLR', start_factor=1.0, end_factor=0.0, by_epoch=False,
+         begin=max_iters // 2, end=max_iters)]

@@ -65,8 +65,7 @@ test_evaluator = [
 # 200 epochs of 2,975 images at batch 16; decay over the last 100.
 max_iters = 37200
 train_cfg = dict(by_epoch=False, max_iters=max_iters)
-param_scheduler = dict(
-    generator=[dict(type='LinearLR', start_factor=1.0, end_factor=0.0, by_epoch=False,
-                    begin=max_iters // 2, end=max_iters)],
-    discriminator=[dict(type='LinearLR', start_factor=1.0, end_factor=0.0, by_epoch=False,
-                        begin=max_iters // 2, end=max_iters)])
+# The same schedule for each optimizer (mmengine builds a list for every one).
+param_scheduler = [
+    dict(type='LinearLR', start_factor=1.0, end_factor=0.0, by_epoch=False,
+         begin=max_iters // 2, end=max_iters)]

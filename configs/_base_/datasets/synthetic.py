@@ -47,9 +47,8 @@ test_evaluator = [
 
 max_iters = 600
 train_cfg = dict(by_epoch=False, max_iters=max_iters)
-param_scheduler = dict(
-    generator=[dict(type='LinearLR', start_factor=1.0, end_factor=0.1, by_epoch=False,
-                    begin=max_iters // 2, end=max_iters)],
-    discriminator=[dict(type='LinearLR', start_factor=1.0, end_factor=0.1, by_epoch=False,
-                        begin=max_iters // 2, end=max_iters)])
+# The same schedule for each optimizer (mmengine builds a list for every one).
+param_scheduler = [
+    dict(type='LinearLR', start_factor=1.0, end_factor=0.1, by_epoch=False,
+         begin=max_iters // 2, end=max_iters)]
 image_size = (64, 64)
