@@ -80,7 +80,7 @@ class GeneratorGraph(nn.Module):
 def graph_input_names(generator: nn.Module) -> Tuple[str, ...]:
     """The inputs of ``generator``'s graph, in order (see the module docstring)."""
     names = ['labels']
-    if any(getattr(m, 'with_instance_edge', False) for m in generator.modules()):
+    if generator.with_instance_edge:
         names.append('instances')
     if generator.z_channels is not None:
         names.append('z')
