@@ -1,6 +1,7 @@
 """Parameters, MACs and norm overheads of a config's generator (paper Table 3 and Fig. 5).
 
     python tools/analyze_complexity.py CONFIG [--out-dir DIR] [--no-instance-edge]
+                                     [--cfg-options KEY=VALUE ...]
 
 Prints the report and writes ``DIR/<config>_complexity.png``.
 """
@@ -9,10 +10,10 @@ import os
 import os.path as osp
 
 import torch
-from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
 from clade_mm.analysis.complexity import format_report, measure_complexity, plot_overheads
+from clade_mm.apis.config import add_cfg_options, load_config
 
 
 def main():
@@ -21,8 +22,9 @@ def main():
     parser.add_argument('--out-dir', default='work_dirs/complexity')
     parser.add_argument('--no-instance-edge', action='store_true',
                         help='count without instance edges (how the paper reports Table 3)')
+    add_cfg_options(parser)
     args = parser.parse_args()
-    cfg = Config.fromfile(args.config)
+    cfg = load_config(args.config, args.cfg_options)
     init_default_scope(cfg.get('default_scope', 'mmagic'))
     from mmagic.registry import MODELS
     gen_cfg = cfg.model.generator

@@ -1,6 +1,7 @@
 """How class-wise a trained SPADE generator's gamma and beta are (the paper's Fig. 3).
 
     python tools/analyze_spade_modulation.py CONFIG CHECKPOINT [--labels DIR] [--num 8]
+                                           [--cfg-options KEY=VALUE ...]
 
 Prints, per SPADE layer, the spread of gamma and beta inside semantic regions against their
 spread across classes, and writes the gamma/beta maps of one label map as a PNG.
@@ -12,7 +13,7 @@ import os.path as osp
 import torch
 
 from clade_mm.analysis.modulation import format_table, plot_maps, spade_modulation
-from clade_mm.apis import SemanticSynthesizer
+from clade_mm.apis import SemanticSynthesizer, add_cfg_options, load_config
 from clade_mm.engine.hooks import label_palette
 
 
@@ -23,8 +24,9 @@ def main():
     parser.add_argument('--labels', help='folder of label maps (default: the test set)')
     parser.add_argument('--num', type=int, default=8, help='label maps to analyse')
     parser.add_argument('--out-dir', default='work_dirs/modulation')
+    add_cfg_options(parser)
     args = parser.parse_args()
-    synth = SemanticSynthesizer(args.config, args.checkpoint)
+    synth = SemanticSynthesizer(load_config(args.config, args.cfg_options), args.checkpoint)
     folder = args.labels
     if folder is None:
         dataset = synth.cfg.test_dataloader.dataset

@@ -1,4 +1,4 @@
-"""Check a dataset before training: ``python tools/check_dataset.py CONFIG [--split train]``.
+"""Check a dataset before training: ``tools/check_dataset.py CONFIG [--split S] [--cfg-options]``.
 
 Pairs, missing partners, unreadable files, size mismatches, label ids against the class
 count, don't-care pixels; writes the per-class pixel histogram as a PNG. Exits 1 on any error.
@@ -8,9 +8,9 @@ import os
 import os.path as osp
 import sys
 
-from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
+from clade_mm.apis.config import add_cfg_options, load_config
 from clade_mm.datasets.check import plot_histogram, scan_dataset
 
 
@@ -19,8 +19,9 @@ def main():
     parser.add_argument('config')
     parser.add_argument('--split', default='train', choices=['train', 'val', 'test'])
     parser.add_argument('--out-dir', default='work_dirs/check_dataset')
+    add_cfg_options(parser)
     args = parser.parse_args()
-    cfg = Config.fromfile(args.config)
+    cfg = load_config(args.config, args.cfg_options)
     init_default_scope(cfg.get('default_scope', 'mmagic'))
     loader = cfg.get(f'{args.split}_dataloader')
     if not loader:

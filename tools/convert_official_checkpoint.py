@@ -13,8 +13,7 @@ an mmengine checkpoint for ``tools/test.py CONFIG DST``, ``tools/synthesize.py``
 import argparse
 import sys
 
-from mmengine.config import DictAction
-
+from clade_mm.apis.config import add_cfg_options
 from clade_mm.models.official_checkpoint import (OfficialCheckpointError,
                                                  convert_official_checkpoint)
 
@@ -28,8 +27,7 @@ def main(argv=None):
     parser.add_argument('--allow-unused', action='store_true',
                         help='leave out source keys without a counterpart in the config '
                              '(listed as a warning) instead of stopping')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config entries, e.g. model.generator.num_classes=184')
+    add_cfg_options(parser)
     args = parser.parse_args(argv)
     try:
         meta = convert_official_checkpoint(args.src, args.dst, args.config, args.encoder,

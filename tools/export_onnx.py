@@ -2,6 +2,7 @@
 
     python tools/export_onnx.py CONFIG CHECKPOINT OUT.onnx [--size H W] [--batch N]
                                 [--opset N] [--num-checks K] [--atol TOL]
+                                [--cfg-options KEY=VALUE ...]
 
 The graph takes ``labels`` (batch, H, W) int64 class ids (plus ``instances``, ``z`` or
 ``position`` when the generator needs them) and returns ``image`` (batch, 3, H, W) float32 in
@@ -14,7 +15,7 @@ import os.path as osp
 import sys
 import time
 
-from clade_mm.apis import SemanticSynthesizer
+from clade_mm.apis import SemanticSynthesizer, add_cfg_options, load_config
 from clade_mm.apis.onnx_export import export_generator, require, verify_onnx
 
 
@@ -55,12 +56,13 @@ def main():
                         help='random label maps to compare onnxruntime with PyTorch on')
     parser.add_argument('--atol', type=float, default=1e-4,
                         help='largest allowed absolute difference of the [-1, 1] images')
+    add_cfg_options(parser)
     args = parser.parse_args()
 
     try:
         if args.num_checks > 0:  # checked first, not after the export
             require('onnxruntime', 'check the exported model')
-        synth = SemanticSynthesizer(args.config, args.checkpoint)
+        synth = SemanticSynthesizer(load_config(args.config, args.cfg_options), args.checkpoint)
         size = tuple(args.size) if args.size else default_size(synth)
         if size is None:
             raise ValueError(f'{args.config} sets no image_size: pass --size H W')

@@ -9,11 +9,11 @@ import json
 import os
 import os.path as osp
 
-from mmengine.config import Config, DictAction
 from mmengine.dist import is_main_process
 from mmengine.runner import Runner
 
 import clade_mm  # noqa: F401  (compat fixes: checkpoints load safely)
+from clade_mm.apis.config import add_cfg_options, load_config
 
 
 def main():
@@ -21,16 +21,13 @@ def main():
     parser.add_argument('config')
     parser.add_argument('checkpoint')
     parser.add_argument('--work-dir', help='default: work_dirs/<config name>/test')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config entries, e.g. segmentor checkpoints')
+    add_cfg_options(parser)
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
                         default='none', help='set by tools/dist_test.sh')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args()
-    cfg = Config.fromfile(args.config)
+    cfg = load_config(args.config, args.cfg_options)
     cfg.launcher = args.launcher
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
     for key in ('test_dataloader', 'test_evaluator'):
         if not cfg.get(key):
             raise SystemExit(f'{args.config} defines no {key}: nothing to evaluate')

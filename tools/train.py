@@ -2,10 +2,10 @@
 import argparse
 import os.path as osp
 
-from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
 import clade_mm  # noqa: F401  (its compat fixes make checkpoints of any config resumable)
+from clade_mm.apis.config import add_cfg_options, load_config
 
 
 def parse_args():
@@ -19,8 +19,7 @@ def parse_args():
     parser.add_argument('--amp', action='store_true',
                         help='mixed precision: float16 with a loss scaler per G and D on a GPU, '
                         'bfloat16 on the CPU (MixedPrecisionOptimWrapper)')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config entries, e.g. train_cfg.max_iters=100')
+    add_cfg_options(parser)
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
                         default='none')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
@@ -29,10 +28,8 @@ def parse_args():
 
 def main():
     args = parse_args()
-    cfg = Config.fromfile(args.config)
+    cfg = load_config(args.config, args.cfg_options)
     cfg.launcher = args.launcher
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
     cfg.work_dir = args.work_dir or cfg.get('work_dir') or osp.join(
         'work_dirs', osp.splitext(osp.basename(args.config))[0])
     if args.resume == 'auto':

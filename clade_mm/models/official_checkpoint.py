@@ -520,9 +520,8 @@ def convert_official_checkpoint(src: str, dst: str, config: str, encoder: Option
                                       'path for the converted checkpoint')
     generator_state = load_official_state_dict(src, 'generator')
     encoder_state = load_official_state_dict(encoder, 'encoder') if encoder else None
-    cfg = Config.fromfile(config)
-    if cfg_options:
-        cfg.merge_from_dict(cfg_options)
+    from ..apis.config import load_config  # apis builds on models: imported when used
+    cfg = load_config(config, cfg_options)
     generator = build_generator(cfg)
     try:
         result = convert_official_state_dict(generator_state, generator, encoder_state,
