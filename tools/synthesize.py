@@ -2,6 +2,7 @@
 
     python tools/synthesize.py CONFIG CHECKPOINT INPUT OUTPUT [--style IMAGE] [--seed N]
                                [--num-samples K] [--instances DIR]
+                               [--cfg-options KEY=VALUE ...]
 
 INPUT is a label map or a folder of them; OUTPUT a folder that receives one image per label map
 with the same name (``name_k.png`` for several samples). Bad label maps are reported by name and
@@ -12,10 +13,9 @@ import os
 import os.path as osp
 import sys
 
-import numpy as np
 from PIL import Image
 
-from clade_mm.apis import SemanticSynthesizer
+from clade_mm.apis import SemanticSynthesizer, add_cfg_options, load_config
 from clade_mm.datasets import DatasetError
 
 
@@ -28,11 +28,14 @@ def main():
     parser.add_argument('--style', help='reference image for style-guided synthesis')
     parser.add_argument('--seed', type=int, help='seed of the random style code')
     parser.add_argument('--num-samples', type=int, default=1, help='images per label map')
-    parser.add_argument('--instances', help='folder of instance maps named like the label maps')
+    parser.add_argument('--instances', help='folder of the instance maps, named as in the '
+                        'dataset (the same names; Cityscapes: *_gtFine_instanceIds.png)')
     parser.add_argument('--device', default='cpu')
+    add_cfg_options(parser)
     args = parser.parse_args()
 
-    synth = SemanticSynthesizer(args.config, args.checkpoint, device=args.device)
+    synth = SemanticSynthesizer(load_config(args.config, args.cfg_options), args.checkpoint,
+                                device=args.device)
     os.makedirs(args.output, exist_ok=True)
     inputs = synth.list_inputs(args.input)
     failed = 0
@@ -41,7 +44,7 @@ def main():
             labels = synth.read_labels(source, name)
             instances = None
             if args.instances:
-                instances = np.asarray(Image.open(osp.join(args.instances, name)))
+                instances = synth.read_instances(synth.instance_path(args.instances, name))
             images = synth.synthesize(labels, instances, style=args.style, seed=args.seed,
                                       num_samples=args.num_samples)
         except (DatasetError, FileNotFoundError, ValueError) as err:

@@ -8,10 +8,10 @@ import torch
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
 from mmengine.runner import load_checkpoint
-from PIL import Image
 
-from ..datasets.transforms import LoadSemanticSample
-from ..layers.layout import resize_nearest
+from ..datasets.image_files import read_image, read_map
+from ..datasets.transforms import LoadSemanticSample, resize_map
+from ..datasets.validation import DatasetError
 
 MAP_SUFFIXES = ('.png', '.bmp', '.tif', '.tiff')
 LabelInput = Union[str, np.ndarray, Sequence[Union[str, np.ndarray]]]
@@ -30,8 +30,9 @@ def _loader_config(cfg: Config) -> dict:
 class SemanticSynthesizer:
     """Synthesise images from label maps with a trained clade-mm model.
 
-    Label maps pass the dataset checks (class ids, colour masks through the palette, remapping
-    of the config) and are resized with nearest neighbour to the config's ``image_size``.
+    Label and instance maps are read and checked as the dataset reads them (whole files only,
+    class ids, colour masks through the palette, remapping, instance format) and are resized
+    with nearest neighbour, as the data pipeline does, to the config's ``image_size``.
 
     Args:
         config: the model's config file (or a loaded ``Config``).
@@ -76,10 +77,35 @@ class SemanticSynthesizer:
         """One label map as checked ``(H, W)`` ids, from a file or an array."""
         if isinstance(source, str):
             name = source
-            raw = np.asarray(Image.open(source))
+            raw = read_map(source)
         else:
             raw = np.asarray(source)
         return self.loader.label_map(raw, name)
+
+    def instance_path(self, folder: str, label_name: str) -> str:
+        """The instance map in ``folder`` that pairs with the label map ``label_name``, named
+        as the config's dataset pairs them (Cityscapes: ``X_gtFine_labelIds.png`` ->
+        ``X_gtFine_instanceIds.png``; same name elsewhere)."""
+        dataset = self.cfg.get('test_dataloader', self.cfg.get('train_dataloader', {}))
+        dataset = dataset.get('dataset', {}) if dataset else {}
+        label_suffix = dataset.get('label_suffix', '.png')
+        instance_suffix = dataset.get('instance_suffix', '.png')
+        if label_name.endswith(label_suffix):
+            label_name = label_name[:-len(label_suffix)] + instance_suffix
+        path = osp.join(folder, label_name)
+        if not osp.isfile(path):
+            raise FileNotFoundError(f'no instance map {path} (--instances names the folder of '
+                                    'the instance maps, named as in the dataset)')
+        return path
+
+    def read_instances(self, source: Union[str, np.ndarray],
+                       name: str = '<array>') -> np.ndarray:
+        """One instance map (8/16-bit ids or a COCO panoptic RGB PNG) as ``(H, W)`` instance
+        numbers, from a file or an array."""
+        if isinstance(source, str):
+            name = source
+            source = read_map(source, 'instance map')
+        return self.loader.instance_map(np.asarray(source), name)
 
     @staticmethod
     def list_inputs(source: LabelInput) -> List[Tuple[str, Union[str, np.ndarray]]]:
@@ -95,17 +121,16 @@ class SemanticSynthesizer:
                 for i, s in enumerate(source)]
 
     def _style_tensor(self, style: Union[str, np.ndarray]) -> torch.Tensor:
-        rgb = np.asarray(Image.open(style).convert('RGB')) if isinstance(style, str) else style
+        rgb = read_image(style)[..., ::-1] if isinstance(style, str) else style
         x = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1).float()[None]
         return (x / 127.5 - 1).to(self.device)
 
     def model_input(self, ids: np.ndarray) -> torch.Tensor:
         """An ``(H, W)`` id map as the ``(1, h, w)`` int64 tensor the generator takes: on its
         device, resized with nearest neighbour to the config's ``image_size``."""
-        tensor = torch.from_numpy(ids.astype(np.int64))[None, None].to(self.device)
         if self.image_size:
-            tensor = resize_nearest(tensor, self.image_size)
-        return tensor[:, 0]
+            ids = resize_map(ids, self.image_size)
+        return torch.from_numpy(ids.astype(np.int64))[None].to(self.device)
 
     # --- synthesis ----------------------------------------------------------------------
     @torch.no_grad()
@@ -120,6 +145,10 @@ class SemanticSynthesizer:
         if num_samples > 1 and self.generator.z_channels is None:
             raise ValueError('this generator is deterministic (no z_channels): one image per '
                              'label map; use a config with a style encoder for variety')
+        if instances is not None and instances.shape[:2] != labels.shape[:2]:
+            raise DatasetError(
+                f'the instance map is {instances.shape[1]}x{instances.shape[0]} but the label '
+                f'map {labels.shape[1]}x{labels.shape[0]}: they must be pixel-aligned.', 'size')
         label_t = self.model_input(labels)
         inst_t = None if instances is None else self.model_input(instances)
         generator = torch.Generator().manual_seed(seed) if seed is not None else None

@@ -19,6 +19,7 @@ class DatasetReport:
     unpaired: List[str] = field(default_factory=list)
     problems: Dict[str, List[str]] = field(default_factory=lambda: defaultdict(list))
     pixels: Optional[np.ndarray] = None  # per-class pixel counts of the readable samples
+    instance_maps: Counter = field(default_factory=Counter)  # how they are stored: count
 
     @property
     def ok(self) -> bool:
@@ -26,25 +27,31 @@ class DatasetReport:
 
     def format(self) -> str:
         seen = [] if self.pixels is None else np.flatnonzero(self.pixels).tolist()
-        lines = [f'pairs found        {self.pairs}',
-                 f'missing partners   {len(self.unpaired)}' +
-                 (f'  e.g. {", ".join(self.unpaired[:3])}' if self.unpaired else '')]
+        lines = [f'pairs found        {self.pairs}']
+        lines += self._listed('missing partners', [f'{stem}: no partner file (image, label '
+                                                   'or instance map)' for stem in self.unpaired])
         titles = dict(unreadable='unreadable files', size='size mismatches',
                       ids='ids out of range', format='wrong formats', crop='too small to crop')
         for kind, title in titles.items():
-            found = self.problems.get(kind, [])
-            lines.append(f'{title:<18} {len(found)}')
-            lines += [f'    {message}' for message in found[:5]]
-            if len(found) > 5:
-                lines.append(f'    ... and {len(found) - 5} more')
+            lines += self._listed(title, self.problems.get(kind, []))
         lines.append(f'label ids seen     {len(seen)} of num_classes={self.num_classes}'
                      + (f' (ids {seen[0]}..{seen[-1]})' if seen else ''))
         if self.dont_care_class is not None and self.pixels is not None:
             share = self.pixels[self.dont_care_class] / max(self.pixels.sum(), 1)
             lines.append(f"don't-care pixels  {int(self.pixels[self.dont_care_class])} "
                          f'({share:.1%}, class {self.dont_care_class})')
+        if self.instance_maps:
+            kinds = ', '.join(f'{n} {kind}' for kind, n in sorted(self.instance_maps.items()))
+            lines.append(f'instance maps      {sum(self.instance_maps.values())} ({kinds})')
         lines.append('OK' if self.ok else 'ERRORS: fix the files above before training')
         return '\n'.join(lines)
+
+    @staticmethod
+    def _listed(title: str, messages: List[str], most: int = 20) -> List[str]:
+        lines = [f'{title:<18} {len(messages)}'] + [f'    {m}' for m in messages[:most]]
+        if len(messages) > most:
+            lines.append(f'    ... and {len(messages) - most} more')
+        return lines
 
 
 def scan_dataset(dataset_cfg: dict, progress: bool = True) -> DatasetReport:
@@ -70,6 +77,8 @@ def scan_dataset(dataset_cfg: dict, progress: bool = True) -> DatasetReport:
         else:
             ids, n = np.unique(results['label'], return_counts=True)
             counts.update(dict(zip(ids.tolist(), n.tolist())))
+            if 'instance_storage' in results:
+                report.instance_maps[results['instance_storage']] += 1
         if bar:
             bar.update()
     if bar:

@@ -3,7 +3,7 @@ import hashlib
 import json
 import os
 import os.path as osp
-from typing import List, Optional, Sequence
+from typing import List, Optional, Sequence, Union
 
 import numpy as np
 from mmengine.dataset import BaseDataset
@@ -11,6 +11,27 @@ from mmengine.logging import print_log
 from PIL import Image
 
 from mmagic.registry import DATASETS
+
+
+def choose_layout(data_root: str, layouts: Union[dict, Sequence[dict]]) -> dict:
+    """The first ``data_prefix`` of ``layouts`` whose folders all exist below ``data_root``."""
+    if isinstance(layouts, dict):
+        return layouts
+    layouts = [dict(layout) for layout in layouts]
+    missing = []
+    for layout in layouts:
+        absent = [folder for folder in layout.values()
+                  if folder and not osp.isdir(osp.join(data_root, folder))]
+        if not absent:
+            if len(layouts) > 1:
+                print_log(f'{data_root}: found the layout {layout}', logger='current')
+            return layout
+        missing.append(f'{layout} (no {absent[0]})')
+    raise FileNotFoundError(
+        f'{data_root or "."} has none of the folder layouts this dataset config knows: '
+        + '; '.join(missing) + '. Point data_root at the dataset folder (--cfg-options '
+        'train_dataloader.dataset.data_root=... test_dataloader.dataset.data_root=...) or set '
+        'data_prefix to your folders.')
 
 
 @DATASETS.register_module()
@@ -21,7 +42,10 @@ class SemanticFolderDataset(BaseDataset):
 
     Args:
         num_classes: classes of the label maps, the don't-care class included.
-        data_prefix: sub-folders, ``dict(img=..., label=...[, instance=...])``.
+        data_prefix: sub-folders, ``dict(img=..., label=...[, instance=...])``, or a list of
+            such dicts: the layouts a dataset comes in (an official download, the published
+            SPADE folders...). The first whose folders all exist below ``data_root`` is used
+            and logged.
         img_suffix, label_suffix, instance_suffix: file endings that pair the files by stem.
         dont_care_class: the id of the don't-care class, if the dataset has one (reported by
             ``tools/check_dataset.py``).
@@ -30,14 +54,15 @@ class SemanticFolderDataset(BaseDataset):
     """
 
     def __init__(self, num_classes: int, data_root: str = '',
-                 data_prefix: dict = dict(img='images', label='labels'),
+                 data_prefix: Union[dict, Sequence[dict]] = dict(img='images', label='labels'),
                  img_suffix: str = '.png', label_suffix: str = '.png',
                  instance_suffix: str = '.png', dont_care_class: Optional[int] = None,
                  **kwargs):
         self.num_classes = num_classes
         self.dont_care_class = dont_care_class
         self.suffixes = dict(img=img_suffix, label=label_suffix, instance=instance_suffix)
-        super().__init__(data_root=data_root, data_prefix=data_prefix, **kwargs)
+        super().__init__(data_root=data_root, data_prefix=choose_layout(data_root, data_prefix),
+                         **kwargs)
 
     def _files(self, key: str) -> Optional[dict]:
         folder = self.data_prefix.get(key)

@@ -1,18 +1,23 @@
-"""Loading and cropping of (image, label map, instance map) samples, with their checks."""
-import io
-from typing import Dict, Optional, Sequence, Union
+"""Loading, resizing and cropping of (image, label map, instance map) samples, with their checks.
 
-import mmcv
+Resampling follows the published SPADE/CLADE loaders, which use PIL: photos are resized with
+antialiasing when they shrink, maps with nearest neighbour on PIL's pixel-centre grid (OpenCV's
+``INTER_NEAREST`` samples another grid and moves region borders by a pixel).
+"""
+from typing import Dict, Optional, Sequence, Tuple, Union
+
 import numpy as np
 from mmcv.transforms import BaseTransform
-from mmengine.fileio import get
 from PIL import Image
 
-from mmagic.datasets.transforms import Crop
 from mmagic.registry import TRANSFORMS
 
+from .image_files import describe_map, read_image, read_map
 from .validation import (DatasetError, _name, check_label_range, check_same_size, label_ids,
                          palette_to_ids)
+
+PIL_FILTERS = dict(nearest=Image.NEAREST, bilinear=Image.BILINEAR, bicubic=Image.BICUBIC,
+                   lanczos=Image.LANCZOS, area=Image.BOX)
 
 
 def load_palette(palette: Union[None, str, Sequence]) -> Optional[np.ndarray]:
@@ -36,12 +41,16 @@ def decode_panoptic(rgb: np.ndarray) -> np.ndarray:
     return rgb[..., 0] + 256 * rgb[..., 1] + 65536 * rgb[..., 2]
 
 
+INSTANCE_FORMATS = ('auto', 'ids', 'panoptic')
+
+
 @TRANSFORMS.register_module()
 class LoadSemanticSample(BaseTransform):
     """Load ``img``, ``label`` and (if the sample has one) ``instance``, and check them.
 
-    The image is decoded as BGR colour; label and instance maps are read as they are stored
-    (palette PNGs give their indices, 16-bit PNGs their 16-bit values; no colour conversion).
+    Every file is decoded whole or refused (truncated, corrupt, unsupported, lossy maps): see
+    :mod:`clade_mm.datasets.image_files`. The image is read as BGR colour; label and instance
+    maps as they are stored (palette PNGs give their indices, 16-bit PNGs their 16-bit values).
     Then, in order: an RGB colour mask becomes ids through ``palette``; ids are remapped by
     ``label_mapping``; and every check of :mod:`clade_mm.datasets.validation` runs, so that a
     bad file stops with its name, the value and the fix.
@@ -51,42 +60,25 @@ class LoadSemanticSample(BaseTransform):
         palette: colours of the classes, ``[[r, g, b], ...]`` or a file of ``r g b`` lines,
             for datasets whose label maps are colour masks.
         label_mapping: ``{raw_id: class_id}``, e.g. ``{255: 182}`` for COCO-Stuff's don't-care.
-        instance_format: ``'ids'`` (one id per pixel) or ``'panoptic'`` (COCO panoptic PNG
-            colours, decoded to segment ids).
+        instance_format: ``'auto'`` (from the file: one channel is an 8/16-bit id per pixel,
+            RGB is a COCO panoptic PNG), or ``'ids'`` / ``'panoptic'`` to insist on one; a
+            file of the other kind is then refused with its name.
 
     Adds: ``img`` (H, W, 3) uint8 BGR, ``label`` (H, W) uint8 (int16 beyond 256 classes),
-    ``instance`` (H, W) int16 (instances renumbered 0..K-1; edges only need equality), and the
-    metadata mmagic's packing and preprocessing expect.
+    ``instance`` (H, W) int16 (instances renumbered 0..K-1; edges only need equality) with
+    ``instance_storage`` (e.g. ``'8-bit ids'``, ``'RGB'``), and the metadata mmagic's packing
+    and preprocessing expect.
     """
 
     def __init__(self, num_classes: int, palette: Union[None, str, Sequence] = None,
                  label_mapping: Optional[Dict[int, int]] = None,
-                 instance_format: str = 'ids'):
-        if instance_format not in ('ids', 'panoptic'):
-            raise ValueError(f"instance_format={instance_format!r}: 'ids' or 'panoptic'")
+                 instance_format: str = 'auto'):
+        if instance_format not in INSTANCE_FORMATS:
+            raise ValueError(f'instance_format={instance_format!r}: one of {INSTANCE_FORMATS}')
         self.num_classes = num_classes
         self.palette = load_palette(palette)
         self.label_mapping = dict(label_mapping or {})
         self.instance_format = instance_format
-
-    @staticmethod
-    def _read(path: str, as_map: bool) -> np.ndarray:
-        """An image as BGR colour, or a map exactly as stored (PIL: palette indices, 16 bit,
-        RGB order for colour masks)."""
-        content = get(path)
-        if not content:
-            raise DatasetError(f'{_name(path)} is an empty file: re-copy or remove it.',
-                               'unreadable')
-        try:
-            array = np.asarray(Image.open(io.BytesIO(content))) if as_map else \
-                mmcv.imfrombytes(content, flag='color', backend='cv2')
-        except Exception as err:  # the decoders raise many kinds of errors for broken files
-            raise DatasetError(f'{_name(path)} cannot be decoded ({err}): the file is corrupt '
-                               'or not an image; re-copy or remove it.', 'unreadable') from err
-        if array is None:
-            raise DatasetError(f'{_name(path)} cannot be decoded: the file is corrupt or not an '
-                               'image; re-copy or remove it.', 'unreadable')
-        return array
 
     def _remap(self, label: np.ndarray) -> np.ndarray:
         if not self.label_mapping:
@@ -102,32 +94,48 @@ class LoadSemanticSample(BaseTransform):
             raw = palette_to_ids(raw, self.palette, path)
         label = self._remap(label_ids(raw, path))
         check_label_range(label, self.num_classes, path)
-        return label
+        return label.astype(np.uint8 if self.num_classes <= 256 else np.int16)
+
+    def instance_map(self, raw: np.ndarray, path: Optional[str] = None) -> np.ndarray:
+        """An instance map as stored -> ``(H, W)`` int16 instance numbers ``0..K-1``."""
+        rgb = raw.ndim == 3 and raw.shape[2] >= 3
+        found = ('an RGB image (panoptic colours)' if rgb else
+                 f'a one-channel {raw.dtype.itemsize * 8}-bit id map')
+        if self.instance_format == 'panoptic' and not rgb:
+            raise DatasetError(
+                f'instance map {_name(path)} is {found}, but instance_format=\'panoptic\' '
+                "expects COCO panoptic RGB PNGs: set instance_format='auto' (or 'ids') in "
+                'LoadSemanticSample.')
+        if self.instance_format == 'ids' and rgb:
+            raise DatasetError(
+                f'instance map {_name(path)} is {found}, but instance_format=\'ids\' expects '
+                "one id per pixel: set instance_format='auto' (or 'panoptic') in "
+                'LoadSemanticSample.')
+        if rgb:
+            raw = decode_panoptic(raw[..., :3])
+        elif raw.ndim != 2 or not np.issubdtype(raw.dtype, np.integer):
+            raise DatasetError(f'instance map {_name(path)} has shape {raw.shape} and dtype '
+                               f'{raw.dtype}: expected (H, W) integer ids or an RGB panoptic PNG')
+        # Only equality between neighbours matters (edges): renumber 0..K-1 to fit int16.
+        return np.unique(raw, return_inverse=True)[1].reshape(raw.shape).astype(np.int16)
 
     def transform(self, results: dict) -> dict:
         img_path, label_path = results['img_path'], results['label_path']
-        image = self._read(img_path, as_map=False)
-        label = self.label_map(self._read(label_path, as_map=True), label_path)
+        image = read_image(img_path)
+        label = self.label_map(read_map(label_path), label_path)
         check_same_size(image, label, img_path, label_path, 'label map')
         results['img'] = image
-        # uint8 / int16: types that OpenCV resizes and torch stacks without surprises
-        results['label'] = label.astype(np.uint8 if self.num_classes <= 256 else np.int16)
+        results['label'] = label
         results['img_channel_order'] = 'bgr'
         results['img_color_type'] = 'color'
         results['ori_img_shape'] = image.shape
         instance_path = results.get('instance_path')
         if instance_path:
-            instance = self._read(instance_path, as_map=True)
-            if self.instance_format == 'panoptic':
-                instance = decode_panoptic(instance)
-            elif instance.ndim == 3:
-                raise DatasetError(
-                    f'instance map {_name(instance_path)} has {instance.shape[2]} channels: '
-                    "for COCO panoptic PNGs set instance_format='panoptic'.")
+            raw = read_map(instance_path, 'instance map')
+            instance = self.instance_map(raw, instance_path)
             check_same_size(image, instance, img_path, instance_path, 'instance map')
-            # Only equality between neighbours matters (edges): renumber 0..K-1 to fit int16.
-            compact = np.unique(instance, return_inverse=True)[1].reshape(instance.shape)
-            results['instance'] = compact.astype(np.int16)
+            results['instance'] = instance
+            results['instance_storage'] = describe_map(raw)
         return results
 
     def __repr__(self) -> str:
@@ -136,19 +144,100 @@ class LoadSemanticSample(BaseTransform):
                 f'label_mapping={self.label_mapping}, instance_format={self.instance_format!r})')
 
 
+def resize_map(ids: np.ndarray, size: Tuple[int, int]) -> np.ndarray:
+    """An ``(H, W)`` id map resized to ``size = (h, w)`` with PIL's nearest neighbour."""
+    if ids.shape[:2] == tuple(size):
+        return ids
+    resized = Image.fromarray(ids.astype(np.int32)).resize(size[::-1], Image.NEAREST)
+    return np.asarray(resized).astype(ids.dtype)
+
+
+def resize_image(image: np.ndarray, size: Tuple[int, int],
+                 interpolation: str = 'bicubic') -> np.ndarray:
+    """An ``(H, W, 3)`` uint8 image resized to ``size = (h, w)`` with PIL (antialiased when
+    it shrinks, as PIL always resamples over the whole footprint)."""
+    if image.shape[:2] == tuple(size):
+        return image
+    resized = Image.fromarray(image).resize(size[::-1], PIL_FILTERS[interpolation])
+    return np.array(resized)  # writable: later transforms flip in place
+
+
 @TRANSFORMS.register_module()
-class SemanticCrop(Crop):
-    """mmagic's ``Crop``, but an image smaller than the crop is an error, not a smaller crop
-    that would only fail when the batch is stacked."""
+class SemanticResize(BaseTransform):
+    """Resize the image and its maps together, as the published loaders do.
+
+    Args:
+        scale: the new size ``(w, h)`` (mmcv's order, as in mmagic's ``Resize``).
+        image_keys: resized with ``interpolation`` (PIL, antialiased when shrinking).
+        map_keys: resized with nearest neighbour on PIL's grid; absent keys are skipped.
+        interpolation: ``'bicubic'`` (SPADE's), ``'bilinear'``, ``'lanczos'``, ``'area'``
+            or ``'nearest'``.
+    """
+
+    def __init__(self, scale: Tuple[int, int], image_keys: Sequence[str] = ('img', ),
+                 map_keys: Sequence[str] = ('label', 'instance'),
+                 interpolation: str = 'bicubic'):
+        if interpolation not in PIL_FILTERS:
+            raise ValueError(f'interpolation={interpolation!r}: one of {tuple(PIL_FILTERS)}')
+        self.size = (int(scale[1]), int(scale[0]))
+        self.image_keys, self.map_keys = tuple(image_keys), tuple(map_keys)
+        self.interpolation = interpolation
 
     def transform(self, results: dict) -> dict:
-        data = results[self.keys[0]]
-        height, width = data.shape[:2]
+        for key in self.image_keys:
+            results[key] = resize_image(results[key], self.size, self.interpolation)
+            results[f'{key}_shape'] = results[key].shape
+        for key in self.map_keys:
+            if key in results:
+                results[key] = resize_map(results[key], self.size)
+        return results
+
+    def __repr__(self) -> str:
+        return (f'{type(self).__name__}(scale={self.size[::-1]}, image_keys={self.image_keys}, '
+                f'map_keys={self.map_keys}, interpolation={self.interpolation!r})')
+
+
+@TRANSFORMS.register_module()
+class SemanticCrop(BaseTransform):
+    """Crop the image and its maps at one position (mmagic's ``Crop`` draws a new random
+    position for each key, which misaligns image and labels).
+
+    Args:
+        keys: the arrays to crop; all must have the same height and width.
+        crop_size: ``(h, w)``.
+        random_crop: a random position (training) or the centre.
+
+    An image smaller than the crop is an error naming the file, not a smaller crop that would
+    only fail when the batch is stacked. Adds ``crop_bbox`` ``(x, y, w, h)``.
+    """
+
+    def __init__(self, keys: Sequence[str], crop_size: Tuple[int, int],
+                 random_crop: bool = True):
+        self.keys = [keys] if isinstance(keys, str) else list(keys)
+        self.crop_size = tuple(crop_size)
+        self.random_crop = random_crop
+
+    def transform(self, results: dict) -> dict:
+        present = [k for k in self.keys if k in results]
+        height, width = results[present[0]].shape[:2]
         crop_h, crop_w = self.crop_size
         if height < crop_h or width < crop_w:
             raise DatasetError(
                 f'crop {crop_w}x{crop_h} is larger than the image '
-                f'{_name(results.get("img_path"))} ({width}x{height}): resize first (a Resize '
-                'before the crop in the pipeline, as the dataset configs do) or crop smaller.',
+                f'{_name(results.get("img_path"))} ({width}x{height}): resize first (a '
+                'SemanticResize before the crop in the pipeline, as the dataset configs do) or crop smaller.',
                 'crop')
-        return super().transform(results)
+        if self.random_crop:
+            x = np.random.randint(0, width - crop_w + 1)
+            y = np.random.randint(0, height - crop_h + 1)
+        else:
+            x, y = (width - crop_w) // 2, (height - crop_h) // 2
+        for key in present:
+            results[key] = results[key][y:y + crop_h, x:x + crop_w]
+        results['crop_bbox'] = (x, y, crop_w, crop_h)
+        results['img_shape'] = (crop_h, crop_w)
+        return results
+
+    def __repr__(self) -> str:
+        return (f'{type(self).__name__}(keys={self.keys}, crop_size={self.crop_size}, '
+                f'random_crop={self.random_crop})')

@@ -16,9 +16,9 @@ from clade_mm.datasets import DatasetError
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-def make_model(tmp_path, style=False):
+def make_model(tmp_path, style=False, instance_edges=False):
     # instance norm: eval mode normalises like training, without running statistics to learn
-    generator = dict(base_channels=8,
+    generator = dict(base_channels=8, with_instance_edge=instance_edges,
                      norm_cfg=dict(_delete_=True, type='CLADE', param_free_norm='IN'))
     if style:
         generator.update(z_channels=8, out_size=(64, 64),
@@ -27,7 +27,8 @@ def make_model(tmp_path, style=False):
     config = tmp_path / ('style.py' if style else 'plain.py')
     config.write_text(f"_base_ = {os.path.join(ROOT, 'configs/clade_synthetic.py')!r}\n"
                       f"model = dict(generator={generator!r}, "
-                      "discriminator=dict(base_channels=8))\n")
+                      f"discriminator=dict(base_channels=8, "
+                      f"with_instance_edge={instance_edges}))\n")
     init_default_scope('mmagic')
     import clade_mm.models  # noqa: F401
     from mmagic.registry import MODELS
@@ -85,3 +86,36 @@ def test_style_guided_and_multimodal_synthesis(tmp_path):
     samples = synth(labels, seed=3, num_samples=2)
     assert len(samples) == 2 and not np.array_equal(samples[0], samples[1])
     assert np.array_equal(synth(labels, seed=3, num_samples=2)[1], samples[1])
+
+
+def test_cli_reads_panoptic_and_id_instance_maps_alike_and_takes_cfg_options(tmp_path):
+    config, checkpoint = make_model(tmp_path, instance_edges=True)
+    labels = np.zeros((64, 64), np.uint8)
+    labels[32:] = 1
+    panoptic = np.zeros((64, 64, 3), np.uint8)  # two objects in a COCO panoptic PNG
+    panoptic[:, :20] = (10, 1, 0)
+    panoptic[:, 20:] = (3, 0, 2)
+    ids = np.where(np.arange(64) < 20, 5, 9).astype(np.uint8).repeat(64).reshape(64, 64).T
+    for folder, instances in (('pan', panoptic), ('ids', ids), ('none', np.zeros_like(ids))):
+        os.makedirs(tmp_path / folder)
+        Image.fromarray(instances).save(tmp_path / folder / 'a.png')
+    Image.fromarray(labels).save(tmp_path / 'a.png')
+    outputs = {}
+    for folder in ('pan', 'ids', 'none'):
+        run = subprocess.run([sys.executable, 'tools/synthesize.py', config, checkpoint,
+                              str(tmp_path / 'a.png'), str(tmp_path / f'out_{folder}'),
+                              '--instances', str(tmp_path / folder),
+                              '--cfg-options', 'image_size=(32,32)'],
+                             capture_output=True, text=True, cwd=ROOT)
+        assert run.returncode == 0, run.stderr
+        outputs[folder] = np.asarray(Image.open(tmp_path / f'out_{folder}/a.png'))
+    assert outputs['pan'].shape == (32, 32, 3)  # --cfg-options reached the synthesizer
+    assert np.array_equal(outputs['pan'], outputs['ids'])  # the same objects, either format
+    assert not np.array_equal(outputs['pan'], outputs['none'])  # the edges matter
+
+
+def test_instance_map_of_another_size_is_refused_by_name(tmp_path):
+    config, checkpoint = make_model(tmp_path, instance_edges=True)
+    synth = SemanticSynthesizer(config, checkpoint)
+    with pytest.raises(DatasetError, match='instance map is 32x16 but the label map 64x64'):
+        synth.synthesize(np.zeros((64, 64), np.uint8), np.zeros((16, 32), np.int16))

@@ -10,6 +10,7 @@ from mmengine.registry import init_default_scope
 from PIL import Image
 
 import clade_mm.datasets  # noqa: F401
+from clade_mm.datasets import DatasetError
 from clade_mm.layers import icpe_map, instance_edges
 from mmagic.registry import DATASETS
 
@@ -62,22 +63,78 @@ def test_ade20k_outdoor_selects_by_content(tmp_path, capsys):
     assert len(again) == 1
 
 
-def test_coco_stuff_dont_care_and_panoptic_instances(tmp_path):
+COCO_LAYOUTS = {  # where the files of one split lie, per layout the COCO-Stuff config knows
+    'official': ('images/train2017', 'annotations/train2017', 'annotations/panoptic_train2017'),
+    'unzipped': ('train2017', 'stuffthingmaps_trainval2017/train2017', 'panoptic_train2017'),
+    'spade': ('train_img', 'train_label', 'train_inst'),
+}
+
+
+def coco_sample(root, layout, panoptic, name='000000000009'):
+    """One COCO-Stuff sample: a person (raw 0) on the left, unlabeled (255) on the right; the
+    instance map splits the image at column 100 (a panoptic RGB PNG or SPADE's 8-bit ids)."""
+    img_dir, label_dir, inst_dir = COCO_LAYOUTS[layout]
     label = np.full((300, 300), 255, np.uint8)
-    label[:, :150] = 7
-    panoptic = np.zeros((300, 300, 3), np.uint8)
-    panoptic[:, 100:] = (1, 2, 0)  # segment id 1 + 2 * 256
-    save(tmp_path / 'train2017/000000000009.jpg', np.zeros((300, 300, 3), np.uint8))
-    save(tmp_path / 'stuffthingmaps/train2017/000000000009.png', label)
-    save(tmp_path / 'panoptic_train2017/000000000009.png', panoptic)
+    label[:, :150] = 0
+    if panoptic:
+        instance = np.zeros((300, 300, 3), np.uint8)
+        instance[:, 100:] = (1, 2, 0)  # segment id 1 + 2 * 256
+    else:
+        instance = np.zeros((300, 300), np.uint8)
+        instance[:, 100:] = 7
+    save(root / img_dir / f'{name}.jpg', np.zeros((300, 300, 3), np.uint8))
+    save(root / label_dir / f'{name}.png', label)
+    save(root / inst_dir / f'{name}.png', instance)
+
+
+@pytest.mark.parametrize('layout, panoptic', [('official', True), ('unzipped', True),
+                                              ('spade', False), ('spade', True)])
+def test_coco_stuff_layouts_and_instance_formats_as_shipped(tmp_path, layout, panoptic):
+    coco_sample(tmp_path, layout, panoptic)
     dataset = dataset_from('configs/clade_coco_stuff.py', tmp_path,
                            pipeline=[dict(type='LoadSemanticSample', num_classes=183,
-                                          label_mapping={255: 182},
-                                          instance_format='panoptic')])
+                                          label_mapping={255: 182})])
     results = dataset[0]
-    assert set(np.unique(results['label']).tolist()) == {7, 182}
+    assert results['img_path'].startswith(str(tmp_path / COCO_LAYOUTS[layout][0]))
+    assert set(np.unique(results['label']).tolist()) == {0, 182}
+    assert results['instance_storage'] == ('RGB' if panoptic else '8-bit ids')
     edges = instance_edges(torch.from_numpy(results['instance'].astype(np.int64))[None])
     assert edges[0, 0, :, 99:101].all() and edges[0, 0, :, :99].sum() == 0
+
+
+@pytest.mark.parametrize('setting, panoptic, found', [
+    ('panoptic', False, 'a one-channel 8-bit id map'),
+    ('ids', True, r'an RGB image \(panoptic colours\)')])
+def test_an_instance_format_the_file_contradicts_is_refused(tmp_path, setting, panoptic, found):
+    coco_sample(tmp_path, 'spade', panoptic)
+    dataset = dataset_from('configs/clade_coco_stuff.py', tmp_path,
+                           pipeline=[dict(type='LoadSemanticSample', num_classes=183,
+                                          label_mapping={255: 182}, instance_format=setting)])
+    with pytest.raises(DatasetError, match=f"instance map train_inst/000000000009.png is {found}, "
+                                           f"but instance_format='{setting}'.*set "
+                                           "instance_format='auto'"):
+        dataset[0]
+
+
+def test_a_folder_in_no_known_layout_lists_the_layouts(tmp_path):
+    save(tmp_path / 'photos/a.jpg', np.zeros((8, 8, 3), np.uint8))
+    with pytest.raises(FileNotFoundError, match=r'none of the folder layouts .*no train_img\).*'
+                                                r'train_dataloader.dataset.data_root='):
+        dataset_from('configs/clade_coco_stuff.py', tmp_path)
+
+
+def test_coco_stuff_scores_each_class_as_the_segmentor_names_it():
+    """The generator -> mmseg id mapping, checked by class name: stuffthingmaps id r is
+    mmseg's class mapping[r] for every scored id; unused ids and don't-care are not scored."""
+    from mmseg.datasets import COCOStuffDataset
+    cfg = Config.fromfile('configs/clade_coco_stuff.py')
+    mmseg_names = COCOStuffDataset.METAINFO['classes']
+    mapping = cfg.segmentor['class_mapping']
+    assert len(mapping) == cfg.num_classes == len(cfg.class_names) == 183
+    scored = [r for r, m in enumerate(mapping) if m is not None]
+    assert len(scored) == len(mmseg_names) == 171
+    assert all(cfg.class_names[r] == mmseg_names[mapping[r]] for r in scored)
+    assert sorted(set(range(183)) - set(scored)) == sorted(cfg.unused_ids) + [182]
 
 
 def test_cityscapes_nested_folders_and_16_bit_instances(tmp_path):

@@ -86,7 +86,7 @@ def test_missing_partner_and_empty_folder(tmp_path):
 
 
 @pytest.mark.parametrize('content, message', [(b'', 'empty file'),
-                                              (b'not a png at all', 'cannot be decoded')])
+                                              (b'not a png at all', 'not a supported format')])
 def test_corrupt_or_empty_image(tmp_path, content, message):
     good_pair(tmp_path)
     (tmp_path / 'img/a.png').write_bytes(content)

@@ -1,5 +1,6 @@
 # ADE20k (ADEChallengeData2016): 150 classes plus raw id 0 as the don't-care class = 151.
-# Training: resize to 286x286, random 256x256 crop, horizontal flip (as SPADE).
+# Training: resize to 286x286, random 256x256 crop, horizontal flip (as SPADE, with PIL's
+# resampling: bicubic photos, nearest maps).
 dataset_type = 'SemanticFolderDataset'
 data_root = 'data/ADEChallengeData2016'
 num_classes = 151
@@ -8,10 +9,7 @@ load_size = (286, 286)
 
 train_pipeline = [
     dict(type='LoadSemanticSample', num_classes=num_classes),
-    dict(type='Resize', keys='img', scale=load_size, keep_ratio=False,
-         interpolation='bicubic'),
-    dict(type='Resize', keys='label', scale=load_size, keep_ratio=False,
-         interpolation='nearest'),
+    dict(type='SemanticResize', scale=load_size, interpolation='bicubic'),
     dict(type='SemanticCrop', keys=['img', 'label'], crop_size=image_size, random_crop=True),
     dict(type='Flip', keys=['img', 'label'], flip_ratio=0.5, direction='horizontal'),
     dict(type='PackInputs', keys=['img', 'label'])
@@ -32,10 +30,7 @@ train_dataloader = dict(
 
 test_pipeline = [
     dict(type='LoadSemanticSample', num_classes=num_classes),
-    dict(type='Resize', keys='img', scale=image_size, keep_ratio=False,
-         interpolation='bicubic'),
-    dict(type='Resize', keys='label', scale=image_size, keep_ratio=False,
-         interpolation='nearest'),
+    dict(type='SemanticResize', scale=image_size[::-1], interpolation='bicubic'),
     dict(type='PackInputs', keys=['img', 'label'])
 ]
 test_dataloader = dict(

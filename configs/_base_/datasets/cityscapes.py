@@ -7,10 +7,7 @@ image_size = (256, 512)
 
 train_pipeline = [
     dict(type='LoadSemanticSample', num_classes=num_classes),
-    dict(type='Resize', keys='img', scale=(image_size[1], image_size[0]), keep_ratio=False,
-         interpolation='bicubic'),
-    dict(type='Resize', keys=['label', 'instance'], scale=(image_size[1], image_size[0]),
-         keep_ratio=False, interpolation='nearest'),
+    dict(type='SemanticResize', scale=image_size[::-1], interpolation='bicubic'),
     dict(type='Flip', keys=['img', 'label', 'instance'], flip_ratio=0.5,
          direction='horizontal'),
     dict(type='PackInputs', keys=['img', 'label', 'instance'])
@@ -33,10 +30,7 @@ train_dataloader = dict(
 
 test_pipeline = [
     dict(type='LoadSemanticSample', num_classes=num_classes),
-    dict(type='Resize', keys='img', scale=(image_size[1], image_size[0]), keep_ratio=False,
-         interpolation='bicubic'),
-    dict(type='Resize', keys=['label', 'instance'], scale=(image_size[1], image_size[0]),
-         keep_ratio=False, interpolation='nearest'),
+    dict(type='SemanticResize', scale=image_size[::-1], interpolation='bicubic'),
     dict(type='PackInputs', keys=['img', 'label', 'instance'])
 ]
 test_dataloader = dict(
