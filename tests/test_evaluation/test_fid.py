@@ -5,26 +5,12 @@ import torch
 from scipy import linalg
 
 from clade_mm.evaluation import SemanticFID
-
-
-class FakeInception(torch.nn.Module):
-    """TorchScript with the StyleGAN Inception's call: uint8 RGB -> (N, 8) features."""
-
-    def __init__(self):
-        super().__init__()
-        self.register_buffer('projection', torch.randn(3 * 4 * 4, 8,
-                                                       generator=torch.Generator().manual_seed(0)))
-
-    def forward(self, x: torch.Tensor, return_features: bool = False) -> torch.Tensor:
-        pooled = torch.nn.functional.adaptive_avg_pool2d(x.float() / 255, 4)
-        return pooled.flatten(1) @ self.projection
+from tests.weights import write_fake_inception
 
 
 @pytest.fixture
 def inception(tmp_path):
-    path = tmp_path / 'inception.pt'
-    torch.jit.script(FakeInception()).save(str(path))
-    return str(path)
+    return write_fake_inception(tmp_path / 'inception.pt')
 
 
 def samples(seed, count=24, shift=0.0):
