@@ -20,10 +20,12 @@ as ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD``.
    ``clade_mm`` was imported does not.
 3. ``atomic_local_writes``: mmengine writes checkpoints (``LocalBackend.put``) straight into
    their final path, so a run killed while saving leaves a truncated ``iter_N.pth``. Files are
-   now written to a temporary file beside the target, synced, and renamed over it.
+   now written to a temporary file beside the target, synced, and renamed over it; the
+   ``InterruptedWriteCleanupHook`` of the configs removes those a killed run left behind.
 4. ``resume_from_last_complete_checkpoint``: if ``work_dir/last_checkpoint`` names a file that
-   is missing or empty (the run died between the two writes), ``--resume`` takes the newest
-   ``*.pth`` of the work directory instead of failing.
+   is missing, empty or damaged (the run died between the two writes, a disk filled up),
+   ``--resume`` takes the newest intact ``*.pth`` of the work directory and logs which and why.
+   Every checkpoint is verified when read (zip CRCs; see :func:`verify_checkpoint_file`).
 5. ``cpu_distributed_launch``: mmengine's ``pytorch`` launcher (``tools/dist_train.sh``) calls
    ``torch.cuda.set_device`` before joining the process group, which fails on a machine without
    a GPU. There the group is joined on the CPU with gloo (nccl is GPU-only), so the same
@@ -32,10 +34,14 @@ as ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD``.
 import contextlib
 import functools
 import glob
+import logging
 import os
 import os.path as osp
 import pickle
 import tempfile
+import zipfile
+from typing import List, Optional, Tuple
+from zlib import error as zlib_error
 
 import numpy as np
 import torch
@@ -75,11 +81,61 @@ def mmengine_checkpoint_globals():
     return [HistoryBuffer, (_history_buffer_getattr, 'builtins.getattr')] + numpy_types
 
 
+_FILE_SIGNATURES = {b'\x89PNG': 'a PNG image', b'\xff\xd8\xff': 'a JPEG image',
+                    b'\x93NUMPY': 'a NumPy .npy array', b'\x1f\x8b': 'a gzip archive'}
+
+
+class CheckpointFileError(ValueError):
+    """A checkpoint file that is empty, damaged or not a PyTorch checkpoint at all."""
+
+
+def verify_checkpoint_file(filename: str) -> None:
+    """Raise :class:`CheckpointFileError` naming ``filename`` unless it is a whole PyTorch
+    checkpoint: every member of its zip archive passes its CRC check (``torch.load`` does not
+    check them, so damaged tensor data would load as wrong numbers), or it is a legacy
+    (pre-1.6) pickle."""
+    with open(filename, 'rb') as f:
+        head = f.read(64)
+    if not head:
+        raise CheckpointFileError(
+            f'checkpoint {filename} is empty (0 bytes): a run stopped while writing it, or a '
+            'copy failed. Take an earlier checkpoint, or copy the file again.')
+    if zipfile.is_zipfile(filename):
+        try:
+            with zipfile.ZipFile(filename) as archive:
+                damaged = archive.testzip()
+        except (zipfile.BadZipFile, OSError, EOFError, zlib_error) as err:
+            damaged, detail = None, str(err)
+        else:
+            detail = None
+        if damaged or detail:
+            what = f'its member {damaged} fails its CRC check' if damaged else detail
+            raise CheckpointFileError(
+                f'checkpoint {filename} is damaged ({what}): copy it again, or take an '
+                'earlier checkpoint.')
+    elif head.startswith(b'PK'):
+        raise CheckpointFileError(
+            f'checkpoint {filename} is truncated (a zip archive without its end): a run stopped '
+            'while writing it, or a copy failed. Take an earlier checkpoint.')
+    elif not head.startswith(b'\x80'):  # the legacy format starts with a pickle protocol
+        kind = next((k for sig, k in _FILE_SIGNATURES.items() if head.startswith(sig)), None)
+        if kind is None:
+            try:
+                kind = f'a text file starting {head.decode("utf-8")[:30]!r}'
+            except UnicodeDecodeError:
+                kind = f'a file starting with the bytes {head[:8].hex(" ")}'
+        found = f'it is {kind}'
+        raise CheckpointFileError(f'{filename} is not a PyTorch checkpoint ({found}): give the '
+                                  '.pth file that training (or torch.save) wrote.')
+
+
 def load_from_local(filename, map_location=None):
-    """Load an mmengine/clade-mm checkpoint with ``weights_only=True`` and mmengine's types.
+    """Load an mmengine/clade-mm checkpoint with ``weights_only=True`` and mmengine's types,
+    after :func:`verify_checkpoint_file`.
 
     Raises:
         FileNotFoundError: naming the file, when it is absent.
+        CheckpointFileError: naming the file, when it is empty, damaged or no checkpoint.
         pickle.UnpicklingError: naming the file and the refused type, when it holds objects
             beyond tensors, containers, numpy values and mmengine's log buffers.
     """
@@ -88,6 +144,7 @@ def load_from_local(filename, map_location=None):
         raise FileNotFoundError(
             f'checkpoint {filename} not found: check the path given to load_from/--resume '
             '(resume=True looks for work_dir/last_checkpoint).')
+    verify_checkpoint_file(filename)
     with torch.serialization.safe_globals(mmengine_checkpoint_globals()):
         try:
             return torch.load(filename, map_location=map_location, weights_only=True)
@@ -146,6 +203,19 @@ _UMASK = os.umask(0)
 os.umask(_UMASK)
 
 
+def remove_interrupted_writes(directory: str) -> List[Tuple[str, int]]:
+    """Delete the temporary files that :func:`atomic_write` leaves in ``directory`` when its
+    process is killed mid-write (``.NAME.XXXX.tmp``, as large as a checkpoint); returns
+    ``(path, bytes)`` of each. Call it only when no write into ``directory`` is under way."""
+    removed = []
+    for path in glob.glob(osp.join(glob.escape(directory), '.*.tmp')):
+        with contextlib.suppress(OSError):
+            size = osp.getsize(path)
+            os.unlink(path)
+            removed.append((path, size))
+    return removed
+
+
 @_once
 def atomic_local_writes():
     from mmengine.fileio.backends import LocalBackend
@@ -156,6 +226,29 @@ def atomic_local_writes():
     LocalBackend.put = put
 
 
+def newest_intact_checkpoint(work_dir: str, named: Optional[str] = None) -> Optional[str]:
+    """The newest checkpoint of ``work_dir`` that :func:`verify_checkpoint_file` accepts,
+    ``named`` (by ``last_checkpoint``) first; each one passed over is logged with the reason."""
+    candidates = sorted(glob.glob(osp.join(work_dir, '*.pth')), key=osp.getmtime, reverse=True)
+    if named:
+        candidates = [named] + [c for c in candidates if not osp.samefile(c, named)] \
+            if osp.isfile(named) else candidates
+    skipped = []
+    for candidate in candidates:
+        try:
+            verify_checkpoint_file(candidate)
+        except CheckpointFileError as err:
+            skipped.append(str(err))
+            continue
+        if skipped or (named and candidate != named):
+            from mmengine.logging import print_log
+            why = '; '.join(skipped) or f'{named} (named by last_checkpoint) is missing'
+            print_log(f'resuming from {candidate}, the newest intact checkpoint: {why}',
+                      logger='current', level=logging.WARNING)
+        return candidate
+    return None
+
+
 @_once
 def resume_from_last_complete_checkpoint():
     import mmengine.runner.runner as runner_module
@@ -163,11 +256,7 @@ def resume_from_last_complete_checkpoint():
 
     @functools.wraps(original)
     def find_latest_checkpoint(path):
-        last = original(path)
-        if last and osp.isfile(last) and osp.getsize(last) > 0:
-            return last
-        complete = sorted(glob.glob(osp.join(path, '*.pth')), key=osp.getmtime)
-        return complete[-1] if complete else None
+        return newest_intact_checkpoint(path, original(path))
 
     runner_module.find_latest_checkpoint = find_latest_checkpoint
 

@@ -1,10 +1,12 @@
 """mmengine checkpoints of models holding conditional norms: save, load, resume, safely."""
+import io
 import os
 import pickle
 import signal
 import subprocess
 import sys
 import time
+import zipfile
 
 import pytest
 import torch
@@ -16,7 +18,7 @@ from mmengine.model import BaseModel
 from mmengine.runner import Runner
 
 from clade_mm import semantic_layout
-from clade_mm.compat import load_from_local
+from clade_mm.compat import CheckpointFileError, load_from_local
 
 NUM_CLASSES = 4
 
@@ -129,9 +131,72 @@ def test_checkpoint_writes_are_atomic(tmp_path, monkeypatch):
 
 def test_resume_skips_a_dangling_last_checkpoint(tmp_path):
     import mmengine.runner.runner as runner_module
-    (tmp_path / 'iter_2.pth').write_bytes(b'x')
+    torch.save(dict(state_dict={}), tmp_path / 'iter_2.pth')
     (tmp_path / 'last_checkpoint').write_text(str(tmp_path / 'iter_4.pth'))  # never written
     assert runner_module.find_latest_checkpoint(str(tmp_path)) == str(tmp_path / 'iter_2.pth')
+
+
+def saved_checkpoint(path, seed=0):
+    """A real mmengine-style checkpoint of a few MB (tensors big enough to compress)."""
+    g = torch.Generator().manual_seed(seed)
+    torch.save(dict(meta=dict(iter=seed), state_dict={
+        f'generator.w{i}': torch.randn(256, 256, generator=g) for i in range(4)}), path)
+    return path
+
+
+def test_damaged_checkpoints_are_named_not_loaded(tmp_path):
+    good = saved_checkpoint(tmp_path / 'iter_2.pth')
+    data = good.read_bytes()
+    cases = {
+        'truncated.pth': (data[:len(data) // 2], 'is truncated'),
+        'empty.pth': (b'', r'is empty \(0 bytes\)'),
+        'notes.pth': (b'iteration 2: loss 0.3\n', "is not a PyTorch checkpoint .*a text file "
+                                                   "starting 'iteration 2"),
+    }
+    # One byte of tensor data changed: torch.load alone reads it as a wrong number.
+    with zipfile.ZipFile(good) as archive:
+        member = next(i for i in archive.infolist() if i.filename.endswith('/data/1'))
+    local_header = 30 + len(member.filename.encode()) + len(member.extra)
+    flipped = bytearray(data)
+    flipped[member.header_offset + local_header + 1000] ^= 0xFF
+    cases['flipped.pth'] = (bytes(flipped), r'is damaged \(its member .* fails its CRC check')
+    silently = torch.load(io.BytesIO(bytes(flipped)), weights_only=True)
+    original = torch.load(io.BytesIO(data), weights_only=True)
+    assert any(not torch.equal(silently['state_dict'][k], original['state_dict'][k])
+               for k in original['state_dict'])
+    for name, (content, message) in cases.items():
+        (tmp_path / name).write_bytes(content)
+        with pytest.raises(CheckpointFileError, match=f'{name} {message}'):
+            load_from_local(str(tmp_path / name))
+    assert load_from_local(str(good))['meta'] == dict(iter=0)
+
+
+def test_resume_takes_the_newest_intact_checkpoint_and_says_why(tmp_path, capsys):
+    import mmengine.runner.runner as runner_module
+    from mmengine.logging import MMLogger
+    MMLogger.get_instance('compat_resume_test')
+    saved_checkpoint(tmp_path / 'iter_2.pth')
+    time.sleep(0.01)
+    data = saved_checkpoint(tmp_path / 'iter_4.pth', seed=4).read_bytes()
+    (tmp_path / 'iter_4.pth').write_bytes(data[:len(data) - 100])  # the disk filled up
+    (tmp_path / 'last_checkpoint').write_text(str(tmp_path / 'iter_4.pth'))
+    assert runner_module.find_latest_checkpoint(str(tmp_path)) == str(tmp_path / 'iter_2.pth')
+    said = capsys.readouterr()
+    assert 'resuming from' in said.out + said.err and 'iter_4.pth is truncated' in \
+        said.out + said.err
+
+
+def test_the_runner_removes_what_an_interrupted_write_left(tmp_path):
+    from clade_mm.engine import InterruptedWriteCleanupHook
+    left = tmp_path / '.iter_16.pth.k2j3h4.tmp'
+    left.write_bytes(b'half a checkpoint')
+    (tmp_path / 'iter_12.pth').write_bytes(b'kept')
+
+    class FakeRunner:
+        work_dir = str(tmp_path)
+
+    InterruptedWriteCleanupHook().before_run(FakeRunner())
+    assert sorted(os.listdir(tmp_path)) == ['iter_12.pth']
 
 
 def test_a_killed_training_resumes_from_its_last_complete_checkpoint(tmp_path):

@@ -1,5 +1,5 @@
-from .hooks import SampleGridHook
+from .hooks import InterruptedWriteCleanupHook, SampleGridHook
 from .model_wrapper import SemanticGANDataParallel
 from .optim_wrapper import MixedPrecisionOptimWrapper
 
-__all__ = ['SampleGridHook', 'SemanticGANDataParallel', 'MixedPrecisionOptimWrapper']
+__all__ = ['InterruptedWriteCleanupHook', 'SampleGridHook', 'SemanticGANDataParallel', 'MixedPrecisionOptimWrapper']

@@ -4,7 +4,9 @@ from typing import Optional
 import numpy as np
 import torch
 from mmengine.dataset import pseudo_collate
+from mmengine.dist import is_main_process
 from mmengine.hooks import Hook
+from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
 
 from mmagic.registry import HOOKS
@@ -76,3 +78,18 @@ class SampleGridHook(Hook):
         grid = sample_grid(labels, np.stack([to_rgb(r.gt_img) for r in results]),
                            np.stack([to_rgb(r.fake_img) for r in results]), palette)
         runner.visualizer.add_image('samples', grid, step=runner.iter)
+
+
+@HOOKS.register_module()
+class InterruptedWriteCleanupHook(Hook):
+    """Remove, when a run starts, the temporary files of checkpoint writes that a killed run
+    left in the work directory (a hidden ``.iter_N.pth.XXXX.tmp`` up to a checkpoint's size)."""
+    priority = 'VERY_HIGH'
+
+    def before_run(self, runner) -> None:
+        if not is_main_process():
+            return
+        from ..compat import remove_interrupted_writes
+        for path, size in remove_interrupted_writes(runner.work_dir):
+            print_log(f'removed {path} ({size / 2**20:.1f} MB), left by an interrupted '
+                      'checkpoint write', logger='current')

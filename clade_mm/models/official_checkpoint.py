@@ -50,7 +50,7 @@ from mmengine.logging import print_log
 from mmengine.registry import DefaultScope
 from torch import Tensor
 
-from ..compat import atomic_write, load_from_local
+from ..compat import CheckpointFileError, atomic_write, load_from_local
 from ..version import __version__
 
 # What each ``{field}`` of a key template stands for.
@@ -378,13 +378,14 @@ def convert_official_state_dict(generator_state: Mapping[str, Tensor], generator
         if unused:
             problems.append(f'{len(unused)} source keys have no counterpart in the config\'s '
                             f'model: {_listing(unused)}')
+        fixes = source.fixes_to_match(GeneratorArchitecture.of_generator(generator))
         if missing:
             problems.append(f'{len(missing)} keys of the config\'s model are not in the '
                             f'source: {_listing(missing)}')
             if encoder_state is None and any(k.startswith('style_encoder.') for k in missing):
-                problems.append('the config has a style encoder: give the published encoder '
-                                '(*_net_E.pth) too, or remove model.generator.style_encoder')
-        fixes = source.fixes_to_match(GeneratorArchitecture.of_generator(generator))
+                fixes.append('the config has a style encoder: give the published encoder '
+                             '(*_net_E.pth) with --encoder too, or remove '
+                             'model.generator.style_encoder')
         if encoder_state is not None and not encoder_names:
             fixes.append('an encoder was given, but the config\'s generator has none: set '
                          "model.generator.style_encoder=dict(type='StyleEncoder') (with "
@@ -445,9 +446,11 @@ def load_official_state_dict(path: str, role: str = 'generator') -> Dict[str, Te
             f'the SPADE and CLADE READMEs)')
     try:
         state = load_from_local(path, map_location='cpu')
+    except CheckpointFileError as err:  # empty, damaged, or not a checkpoint: it says which
+        raise OfficialCheckpointError(str(err)) from None
     except Exception as err:  # noqa: BLE001  (torch raises many kinds for a foreign file)
         raise OfficialCheckpointError(f'{path} cannot be read as a PyTorch state dict: '
-                                      f'{err}') from err
+                                      f'{err or type(err).__name__}') from err
     if isinstance(state, Mapping) and isinstance(state.get('state_dict'), Mapping):
         state = state['state_dict']
     if not isinstance(state, Mapping) or not state:

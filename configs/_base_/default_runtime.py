@@ -24,7 +24,8 @@ default_hooks = dict(
     logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=False),
     param_scheduler=dict(type='ParamSchedulerHook'),
     checkpoint=dict(type='CheckpointHook', interval=5000, by_epoch=False, max_keep_ckpts=3,
-                    save_optimizer=True, save_last=True))
+                    save_optimizer=True, save_last=True),
+    interrupted_writes=dict(type='InterruptedWriteCleanupHook'))
 custom_hooks = [dict(type='SampleGridHook', interval=5000, num_samples=8)]
 
 log_processor = dict(type='LogProcessor', by_epoch=False, window_size=50)

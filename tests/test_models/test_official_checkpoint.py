@@ -442,8 +442,18 @@ def test_missing_and_foreign_sources_are_named(tmp_path):
     with pytest.raises(FileNotFoundError, match='is a folder.*it holds 10_net_G.pth'):
         convert_official_checkpoint(str(folder), str(tmp_path / 'x.pth'), config)
     (tmp_path / 'labels.png').write_bytes(b'\x89PNG not a checkpoint')
-    with pytest.raises(OfficialCheckpointError, match='cannot be read as a PyTorch state dict'):
+    with pytest.raises(OfficialCheckpointError, match=r'labels.png is not a PyTorch checkpoint '
+                                                      r'\(it is a PNG image\)'):
         convert_official_checkpoint(str(tmp_path / 'labels.png'), str(tmp_path / 'x.pth'),
+                                    config)
+    (tmp_path / 'empty_net_G.pth').write_bytes(b'')
+    with pytest.raises(OfficialCheckpointError, match=r'empty_net_G.pth is empty \(0 bytes\)'):
+        convert_official_checkpoint(str(tmp_path / 'empty_net_G.pth'), str(tmp_path / 'x.pth'),
+                                    config)
+    (tmp_path / 'readme_net_G.pth').write_text('SPADE checkpoints: see the README')
+    with pytest.raises(OfficialCheckpointError, match=r'not a PyTorch checkpoint \(it is a '
+                                                      r"text file starting 'SPADE checkpoints"):
+        convert_official_checkpoint(str(tmp_path / 'readme_net_G.pth'), str(tmp_path / 'x.pth'),
                                     config)
     encoder = StyleEncoder(base_channels=4, input_size=256)
     torch.save(published_encoder_state(encoder), tmp_path / 'latest_net_E.pth')
@@ -497,10 +507,11 @@ def test_missing_keys_name_their_likely_cause():
                                                               base_channels=8))
     # A style encoder in the config needs the published encoder file.
     vae = published_state(small_generator('SPADE', z_channels=16, out_size=(64, 64)))
-    with pytest.raises(OfficialCheckpointError, match=r'give the published encoder'):
+    with pytest.raises(OfficialCheckpointError, match=r'(?s)give the published encoder') as err:
         convert_official_state_dict(vae, SemanticGenerator(
             NUM_CLASSES, dict(type='SPADE'), base_channels=8, z_channels=16, out_size=(64, 64),
             style_encoder=dict(type='StyleEncoder', base_channels=4, input_size=256)))
+    assert 'no setting of the config explains' not in str(err.value)
 
 
 def load_tool():
