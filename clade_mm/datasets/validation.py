@@ -8,6 +8,8 @@ from typing import Optional
 
 import numpy as np
 
+from ..layers.layout import non_integer_ids_message
+
 
 class DatasetError(ValueError):
     """A sample that cannot be trained on; the message names the file and the fix.
@@ -47,12 +49,8 @@ def label_ids(label: np.ndarray, path: Optional[str] = None) -> np.ndarray:
                 'palette file) to turn colours into ids, or save one id per pixel.')
     if label.ndim != 2:
         raise DatasetError(f'label map {_name(path)} has shape {label.shape}; expected (H, W)')
-    if np.issubdtype(label.dtype, np.floating):
-        raise DatasetError(
-            f'label map {_name(path)} holds floating-point values (dtype {label.dtype}): class '
-            'ids must be whole numbers; save them as an 8- or 16-bit PNG.')
-    if not np.issubdtype(label.dtype, np.integer):
-        raise DatasetError(f'label map {_name(path)} has dtype {label.dtype}; expected integers')
+    if not np.issubdtype(label.dtype, np.integer):  # floats (NaN too), bools, objects
+        raise DatasetError(non_integer_ids_message(f'label map {_name(path)}', label.dtype))
     return label
 
 

@@ -31,6 +31,17 @@ class LayoutError(ValueError):
     """A label map, instance map or layout that cannot condition a norm."""
 
 
+def non_integer_ids_message(name: str, dtype) -> str:
+    """The one message, in every entry point, for a label map whose values are not integer
+    ids (floating-point, NaN included, or boolean)."""
+    dtype = str(dtype).replace('torch.', '')
+    kind = 'boolean' if dtype == 'bool' else 'floating-point' if 'float' in dtype else dtype
+    return (f'{name} holds {kind} values (dtype {dtype}), but class ids must be integers: give '
+            'one integer id per pixel (an 8- or 16-bit PNG, or an integer array: '
+            '`labels.astype(np.int64)` if the values are whole numbers, `one_hot.argmax(...)` '
+            'for a one-hot map).')
+
+
 def _as_label_batch(label_map: Tensor, name: str = 'label_map') -> Tensor:
     """Validate a label map and return it as an ``(N, H, W)`` int64 tensor.
 
@@ -43,10 +54,7 @@ def _as_label_batch(label_map: Tensor, name: str = 'label_map') -> Tensor:
             raise LayoutError(f'{name} must be a tensor or array of integer class ids, '
                               f'got {type(label_map).__name__}') from err
     if label_map.is_floating_point() or label_map.is_complex() or label_map.dtype == torch.bool:
-        raise LayoutError(
-            f'{name} must hold integer class ids, got dtype {label_map.dtype}. '
-            'Pass the index map itself (e.g. `labels.long()` if the values are whole numbers, '
-            'or `one_hot.argmax(1)` for a one-hot map), not a normalised or one-hot tensor.')
+        raise LayoutError(non_integer_ids_message(name, label_map.dtype))
     if label_map.dim() == 2:
         label_map = label_map[None]
     elif label_map.dim() == 4:
@@ -126,12 +134,13 @@ def connected_components(label_map: Tensor) -> Tensor:
         comp = smallest
 
 
-def icpe_map(label_map: Tensor) -> Tensor:
+def icpe_map(label_map: Tensor, exclude_classes: Sequence[int] = ()) -> Tensor:
     """The intra-class positional map of CLADE-ICPE for an ``(N, H, W)`` label map.
 
     For every class and every 8-connected component of it, each pixel's offset from the
     component's centroid, divided per axis by the component's largest absolute offset plus
     ``1e-5``. Flipping the label map horizontally flips the map and negates ``dx``.
+    Pixels of ``exclude_classes`` get 0 (the published preprocessing leaves out class 0).
 
     Returns:
         ``(N, 2, H, W)`` float32 with channels ``(dy, dx)`` in ``[-1, 1]``.
@@ -152,6 +161,9 @@ def icpe_map(label_map: Tensor) -> Tensor:
     extent = torch.zeros(len(ids), 2, device=device, dtype=torch.float64).scatter_reduce_(
         0, comp[:, None].expand(-1, 2), offset.abs(), reduce='amax', include_self=True)
     dist = offset / (extent[comp] + ICPE_EPS)
+    if exclude_classes:
+        excluded = torch.isin(label_map.flatten(), torch.as_tensor(exclude_classes, device=device))
+        dist[excluded] = 0
     return dist.view(n, h, w, 2).permute(0, 3, 1, 2).float().contiguous()
 
 
@@ -220,7 +232,20 @@ class SemanticLayout:
             raise LayoutError(
                 f'{owner}: the features have batch size {x.shape[0]} but the label map has '
                 f'{self.batch_size}; pass one label map per sample to semantic_layout().')
+        self.check_aspect_ratio(tuple(x.shape[-2:]), owner)
         self.check_classes(num_classes, owner)
+
+    def check_aspect_ratio(self, size: Tuple[int, int], owner: str) -> None:
+        """Raise a :class:`LayoutError` if the label map's shape is not ``size`` scaled by one
+        factor (within rounding: 1.5 pixels of ``size``): nearest resizing would stretch it."""
+        height, width = self.labels.shape[-2:]
+        h, w = int(size[0]), int(size[1])
+        if abs(height * w / width - h) > 1.5 or abs(width * h / height - w) > 1.5:
+            raise LayoutError(
+                f'{owner}: the label map is {height}x{width} (HxW) but the features are '
+                f'{h}x{w}: their aspect ratios differ, so the layout would be stretched. '
+                'Give label maps of the shape the generator was built for (its out_size or '
+                "the config's image_size), resizing or cropping both sides alike.")
 
     def check_classes(self, num_classes: int, owner: str) -> None:
         """Raise a :class:`LayoutError` naming the id if one is outside ``0..num_classes-1``.

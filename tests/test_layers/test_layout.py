@@ -11,12 +11,13 @@ from clade_mm.layers.layout import (LayoutError, SemanticLayout, connected_compo
                                     icpe_map, instance_edges, semantic_layout)
 
 
-def reference_icpe(labels: np.ndarray) -> np.ndarray:
-    """ICPE map of one (H, W) label map, written the slow, obvious way with scipy."""
+def reference_icpe(labels: np.ndarray, exclude=()) -> np.ndarray:
+    """ICPE map of one (H, W) label map, written the slow, obvious way with scipy; classes in
+    ``exclude`` get no map (the published util/cal_dist_masks.py skips class 0)."""
     h, w = labels.shape
     out = np.zeros((2, h, w))
     ys, xs = np.mgrid[0:h, 0:w]
-    for cls in np.unique(labels):
+    for cls in np.setdiff1d(np.unique(labels), exclude):
         comps, count = ndimage.label(labels == cls, structure=np.ones((3, 3)))
         for k in range(1, count + 1):
             mask = comps == k
@@ -126,7 +127,7 @@ def test_a_given_position_map_stands_in_for_the_computed_one(monkeypatch):
 
 
 @pytest.mark.parametrize('bad, message', [
-    (torch.rand(1, 8, 8), 'integer class ids'),
+    (torch.rand(1, 8, 8), 'class ids must be integers'),
     (torch.randint(0, 3, (1, 3, 8, 8)), 'RGB colour mask'),
     (torch.randint(0, 3, (1, 5, 8, 8)), 'argmax'),
     (torch.randint(0, 3, (8,)), 'expected'),
@@ -169,3 +170,20 @@ def test_layouts_are_private_to_their_thread():
         t.join()
     assert seen == {'t1': 1, 't2': 2}
     assert clade_mm.current_layout() is None
+
+
+@pytest.mark.parametrize('norm', ['CLADE', 'CLADE-ICPE', 'SPADE'])
+def test_a_layout_of_another_aspect_ratio_is_refused_with_both_shapes(norm):
+    from mmcv.cnn import build_norm_layer
+    layer = build_norm_layer(dict(type=norm, num_classes=3), 4)[1].eval()
+    features = torch.randn(1, 4, 8, 8)
+    with semantic_layout(torch.zeros(1, 32, 48, dtype=torch.long)):
+        with pytest.raises(LayoutError, match=r'label map is 32x48 \(HxW\) but the features are '
+                                              r'8x8: their aspect ratios differ'):
+            layer(features)
+    labels = torch.randint(0, 3, (1, 32, 64))  # the same ratio as 8x16: resized, as before
+    with semantic_layout(labels):
+        out = layer(torch.randn(1, 4, 8, 16))
+    assert out.shape == (1, 4, 8, 16)
+    with semantic_layout(torch.zeros(1, 255, 256, dtype=torch.long)):  # within a pixel
+        layer(torch.randn(1, 4, 256, 256))

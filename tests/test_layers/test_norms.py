@@ -185,7 +185,7 @@ def test_explicit_layout_wins_over_the_context(data):
     (torch.full((2, 16, 24), NUM_CLASSES), r'label id 5 found, but num_classes=5 \(ids 0..4\)'),
     (torch.full((2, 16, 24), -1), 'label id -1 found'),
     (torch.zeros(3, 16, 24, dtype=torch.long), 'batch size 2 but the label map has 3'),
-    (torch.zeros(2, 16, 24), 'integer class ids'),
+    (torch.zeros(2, 16, 24), 'class ids must be integers'),
     (torch.zeros(2, 3, 16, 24, dtype=torch.long), 'RGB colour mask'),
 ])
 def test_bad_layouts_raise_named_errors(data, labels, message):
