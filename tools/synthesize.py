@@ -34,8 +34,11 @@ def main():
     add_cfg_options(parser)
     args = parser.parse_args()
 
-    synth = SemanticSynthesizer(load_config(args.config, args.cfg_options), args.checkpoint,
-                                device=args.device)
+    try:
+        synth = SemanticSynthesizer(load_config(args.config, args.cfg_options), args.checkpoint,
+                                    device=args.device)
+    except (FileNotFoundError, ValueError) as err:  # a checkpoint that does not fit, or none
+        sys.exit(f'error: {err}')
     os.makedirs(args.output, exist_ok=True)
     inputs = synth.list_inputs(args.input)
     failed = 0
@@ -46,7 +49,7 @@ def main():
             if args.instances:
                 instances = synth.read_instances(synth.instance_path(args.instances, name))
             images = synth.synthesize(labels, instances, style=args.style, seed=args.seed,
-                                      num_samples=args.num_samples)
+                                      num_samples=args.num_samples, name=name)
         except (DatasetError, FileNotFoundError, ValueError) as err:
             failed += 1
             print(f'[{index}/{len(inputs)}] {name}: skipped: {err}', file=sys.stderr)

@@ -14,6 +14,8 @@ from mmengine.runner import Runner
 
 import clade_mm  # noqa: F401  (compat fixes: checkpoints load safely)
 from clade_mm.apis.config import add_cfg_options, load_config
+from clade_mm.compat import CheckpointFileError
+from clade_mm.models.generator_weights import GeneratorWeightsError
 
 
 def main():
@@ -37,7 +39,12 @@ def main():
     cfg.work_dir = args.work_dir or osp.join('work_dirs', name, 'test')
     cfg.load_from = args.checkpoint
     cfg.custom_hooks = []  # training-time sample grids are not for evaluation
-    metrics = Runner.from_cfg(cfg).test()  # every process gets the metrics of the whole set
+    # Scoring needs the generator and the metrics' files, not the training losses' weights.
+    cfg.model.perceptual_loss = None
+    try:
+        metrics = Runner.from_cfg(cfg).test()  # every process gets the whole set's metrics
+    except (GeneratorWeightsError, CheckpointFileError) as err:
+        raise SystemExit(f'error: {args.checkpoint}: {err}') from None
     if not is_main_process():
         return
 

@@ -6,21 +6,24 @@ from typing import List, Optional, Sequence, Tuple, Union
 import numpy as np
 import torch
 from mmengine.config import Config
-from mmengine.registry import DefaultScope
-from mmengine.runner import load_checkpoint
+from mmengine.runner.checkpoint import CheckpointLoader
 
 from ..datasets.image_files import read_image, read_map
-from ..datasets.transforms import LoadSemanticSample, resize_map
-from ..datasets.validation import DatasetError
+from ..datasets.transforms import (LoadSemanticSample, published_position_map, resize_map,
+                                   resize_position)
+from ..datasets.validation import DatasetError, check_label_range, label_ids
 
 MAP_SUFFIXES = ('.png', '.bmp', '.tif', '.tiff')
 LabelInput = Union[str, np.ndarray, Sequence[Union[str, np.ndarray]]]
 
 
 def _loader_config(cfg: Config) -> dict:
-    """The config's LoadSemanticSample settings (class count, palette, id remapping)."""
-    pipeline = cfg.get('train_dataloader', {}).get('dataset', {}).get('pipeline', [])
-    loader = next((dict(t) for t in pipeline if t.get('type') == 'LoadSemanticSample'), None)
+    """The LoadSemanticSample settings (class count, palette, id remapping, positional map)
+    of the config's test pipeline, else of its training pipeline."""
+    pipelines = [(cfg.get(f'{split}_dataloader') or {}).get('dataset', {}).get('pipeline', [])
+                 for split in ('test', 'train')]
+    loader = next((dict(t) for pipeline in pipelines for t in pipeline
+                   if t.get('type') == 'LoadSemanticSample'), None)
     if loader is None:
         loader = dict(num_classes=cfg.model.generator.num_classes)
     loader.pop('type', None)
@@ -53,20 +56,23 @@ class SemanticSynthesizer:
     def __init__(self, config: Union[str, Config], checkpoint: Optional[str] = None,
                  device: str = 'cpu', use_ema: bool = True):
         self.cfg = Config.fromfile(config) if isinstance(config, str) else config
-        # Build in mmagic's scope without touching the caller's default scope.
-        with DefaultScope.overwrite_default_scope(self.cfg.get('default_scope', 'mmagic')):
-            import clade_mm.models  # noqa: F401
-            from mmagic.registry import MODELS
-            model = MODELS.build(self.cfg.model)
+        import clade_mm.models  # noqa: F401  (registers the generator)
+        from ..models.generator_weights import generator_state_dict
+        from ..models.official_checkpoint import build_generator
+
+        # The generator alone: the losses (and the weight files they read) are for training.
+        generator = build_generator(self.cfg, device='cpu')
+        self.uses_ema = False
         if checkpoint is not None:
             if not osp.isfile(checkpoint):
                 raise FileNotFoundError(
                     f'checkpoint {checkpoint} not found: pass a file that training wrote '
                     '(work_dirs/<config>/iter_<N>.pth; work_dirs/<config>/last_checkpoint '
                     'names the newest)')
-            load_checkpoint(model, checkpoint, map_location='cpu', logger='silent')
-        self.uses_ema = use_ema and model.with_ema_gen
-        generator = model.generator_ema.module if self.uses_ema else model.generator
+            state = CheckpointLoader.load_checkpoint(checkpoint, map_location='cpu')
+            state = state.get('state_dict', state)
+            weights, self.uses_ema = generator_state_dict(state, generator, use_ema, checkpoint)
+            generator.load_state_dict(weights, strict=True)
         self.generator = generator.to(device).eval()
         self.device = torch.device(device)
         self.loader = LoadSemanticSample(**_loader_config(self.cfg))
@@ -117,7 +123,7 @@ class SemanticSynthesizer:
             return [(n, osp.join(source, n)) for n in names]
         if isinstance(source, (str, np.ndarray)):
             source = [source]
-        return [(osp.basename(s) if isinstance(s, str) else f'{i:05d}.png', s)
+        return [(osp.basename(s) if isinstance(s, str) else f'array {i}', s)
                 for i, s in enumerate(source)]
 
     def _style_tensor(self, style: Union[str, np.ndarray]) -> torch.Tensor:
@@ -136,8 +142,16 @@ class SemanticSynthesizer:
     @torch.no_grad()
     def synthesize(self, labels: np.ndarray, instances: Optional[np.ndarray] = None,
                    style: Union[None, str, np.ndarray] = None, seed: Optional[int] = None,
-                   num_samples: int = 1) -> List[np.ndarray]:
-        """Images for one checked label map: ``num_samples`` (H, W, 3) uint8 RGB arrays."""
+                   num_samples: int = 1, name: str = 'array') -> List[np.ndarray]:
+        """Images for one label map of class ids (as :meth:`read_labels` gives it; ``name``
+        names it in errors): ``num_samples`` (H, W, 3) uint8 RGB arrays."""
+        labels = label_ids(np.asarray(labels), name)
+        check_label_range(labels, self.generator.num_classes, name)
+        if self.generator.with_instance_edge and instances is None:
+            raise ValueError(
+                'this model was trained with instance edges (with_instance_edge=True): give '
+                'the instance maps (--instances DIR on the command line, instances= in '
+                'Python)')
         encoder = getattr(self.generator, 'style_encoder', None)
         if style is not None and encoder is None:
             raise ValueError('style images need a generator with a style encoder '
@@ -145,12 +159,20 @@ class SemanticSynthesizer:
         if num_samples > 1 and self.generator.z_channels is None:
             raise ValueError('this generator is deterministic (no z_channels): one image per '
                              'label map; use a config with a style encoder for variety')
+        if instances is not None:
+            instances = self.loader.instance_map(np.asarray(instances), f'instances of {name}')
         if instances is not None and instances.shape[:2] != labels.shape[:2]:
             raise DatasetError(
                 f'the instance map is {instances.shape[1]}x{instances.shape[0]} but the label '
                 f'map {labels.shape[1]}x{labels.shape[0]}: they must be pixel-aligned.', 'size')
         label_t = self.model_input(labels)
         inst_t = None if instances is None else self.model_input(instances)
+        position = None
+        if self.loader.position_map == 'published':  # at the label map's own resolution
+            position = published_position_map(labels)
+            if self.image_size:
+                position = resize_position(position, self.image_size)
+            position = torch.from_numpy(position).permute(2, 0, 1)[None].to(self.device)
         generator = torch.Generator().manual_seed(seed) if seed is not None else None
         outputs = []
         for _ in range(num_samples):
@@ -161,7 +183,7 @@ class SemanticSynthesizer:
                     mu.shape, generator=generator).to(self.device) * torch.exp(0.5 * logvar)
             elif self.generator.z_channels is not None:
                 z = torch.randn(1, self.generator.z_channels, generator=generator).to(self.device)
-            image = self.generator(label_t, inst_t, z)[0]
+            image = self.generator(label_t, inst_t, z, position)[0]
             outputs.append(((image.clamp(-1, 1) + 1) * 127.5).round().byte().permute(
                 1, 2, 0).cpu().numpy())
         return outputs
@@ -170,5 +192,5 @@ class SemanticSynthesizer:
         """Images for a label map, a list of them, or a folder; see :meth:`synthesize`."""
         images = []
         for name, source in self.list_inputs(labels):
-            images += self.synthesize(self.read_labels(source, name), **kwargs)
+            images += self.synthesize(self.read_labels(source, name), name=name, **kwargs)
         return images

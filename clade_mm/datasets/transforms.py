@@ -7,11 +7,13 @@ antialiasing when they shrink, maps with nearest neighbour on PIL's pixel-centre
 from typing import Dict, Optional, Sequence, Tuple, Union
 
 import numpy as np
+import torch
 from mmcv.transforms import BaseTransform
 from PIL import Image
 
 from mmagic.registry import TRANSFORMS
 
+from ..layers.layout import icpe_map
 from .image_files import describe_map, read_image, read_map
 from .validation import (DatasetError, _name, check_label_range, check_same_size, label_ids,
                          palette_to_ids)
@@ -63,18 +65,26 @@ class LoadSemanticSample(BaseTransform):
         instance_format: ``'auto'`` (from the file: one channel is an 8/16-bit id per pixel,
             RGB is a COCO panoptic PNG), or ``'ids'`` / ``'panoptic'`` to insist on one; a
             file of the other kind is then refused with its name.
+        position_map: ``None`` (CLADE-ICPE computes its positional map from the label map it
+            is given, every class included), or ``'published'``: ``position`` is computed here,
+            at the file's resolution and without a map on class 0, as the published CLADE
+            preprocessing (``util/cal_dist_masks.py``) made it for the generators it trained.
+            For converted published CLADE-ICPE checkpoints.
 
     Adds: ``img`` (H, W, 3) uint8 BGR, ``label`` (H, W) uint8 (int16 beyond 256 classes),
     ``instance`` (H, W) int16 (instances renumbered 0..K-1; edges only need equality) with
-    ``instance_storage`` (e.g. ``'8-bit ids'``, ``'RGB'``), and the metadata mmagic's packing
-    and preprocessing expect.
+    ``instance_storage`` (e.g. ``'8-bit ids'``, ``'RGB'``), ``position`` (H, W, 2) float32 with
+    ``position_map='published'``, and the metadata mmagic's packing and preprocessing expect.
     """
 
     def __init__(self, num_classes: int, palette: Union[None, str, Sequence] = None,
                  label_mapping: Optional[Dict[int, int]] = None,
-                 instance_format: str = 'auto'):
+                 instance_format: str = 'auto', position_map: Optional[str] = None):
         if instance_format not in INSTANCE_FORMATS:
             raise ValueError(f'instance_format={instance_format!r}: one of {INSTANCE_FORMATS}')
+        if position_map not in (None, 'published'):
+            raise ValueError(f"position_map={position_map!r}: None or 'published'")
+        self.position_map = position_map
         self.num_classes = num_classes
         self.palette = load_palette(palette)
         self.label_mapping = dict(label_mapping or {})
@@ -126,6 +136,8 @@ class LoadSemanticSample(BaseTransform):
         check_same_size(image, label, img_path, label_path, 'label map')
         results['img'] = image
         results['label'] = label
+        if self.position_map == 'published':
+            results['position'] = published_position_map(label)
         results['img_channel_order'] = 'bgr'
         results['img_color_type'] = 'color'
         results['ori_img_shape'] = image.shape
@@ -141,7 +153,25 @@ class LoadSemanticSample(BaseTransform):
     def __repr__(self) -> str:
         return (f'{type(self).__name__}(num_classes={self.num_classes}, '
                 f'palette={None if self.palette is None else len(self.palette)}, '
-                f'label_mapping={self.label_mapping}, instance_format={self.instance_format!r})')
+                f'label_mapping={self.label_mapping}, instance_format={self.instance_format!r}, '
+                f'position_map={self.position_map!r})')
+
+
+def published_position_map(ids: np.ndarray) -> np.ndarray:
+    """CLADE-ICPE's positional map of an ``(H, W)`` id map as the published CLADE code made
+    it: every class but 0, at this resolution. ``(H, W, 2)`` float32, channels ``(dy, dx)``."""
+    position = icpe_map(torch.from_numpy(ids.astype(np.int64))[None], exclude_classes=(0, ))
+    return position[0].permute(1, 2, 0).numpy()
+
+
+def resize_position(position: np.ndarray, size: Tuple[int, int]) -> np.ndarray:
+    """An ``(H, W, C)`` float map resized to ``size = (h, w)`` with nearest neighbour on
+    torch's grid (pixel ``i`` takes ``floor(i * H / h)``), as the published CLADE loader
+    resizes its precomputed positional maps."""
+    height, width = position.shape[:2]
+    rows = np.arange(size[0]) * height // size[0]
+    cols = np.arange(size[1]) * width // size[1]
+    return np.ascontiguousarray(position[rows][:, cols])
 
 
 def resize_map(ids: np.ndarray, size: Tuple[int, int]) -> np.ndarray:
@@ -170,6 +200,8 @@ class SemanticResize(BaseTransform):
         scale: the new size ``(w, h)`` (mmcv's order, as in mmagic's ``Resize``).
         image_keys: resized with ``interpolation`` (PIL, antialiased when shrinking).
         map_keys: resized with nearest neighbour on PIL's grid; absent keys are skipped.
+            A ``position`` map (see ``LoadSemanticSample(position_map='published')``) is
+            resized as the published loader resizes it (:func:`resize_position`).
         interpolation: ``'bicubic'`` (SPADE's), ``'bilinear'``, ``'lanczos'``, ``'area'``
             or ``'nearest'``.
     """
@@ -190,6 +222,8 @@ class SemanticResize(BaseTransform):
         for key in self.map_keys:
             if key in results:
                 results[key] = resize_map(results[key], self.size)
+        if 'position' in results:
+            results['position'] = resize_position(results['position'], self.size)
         return results
 
     def __repr__(self) -> str:

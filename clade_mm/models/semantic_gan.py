@@ -1,9 +1,11 @@
 """The semantic image synthesis GAN: mmagic's BaseGAN with label-conditioned G and D steps."""
+import logging
 from collections import OrderedDict
 from typing import Dict, List, Optional, Tuple
 
 import torch
 from mmengine.dist import all_reduce
+from mmengine.logging import print_log
 from mmengine.optim import OptimWrapper
 from torch import Tensor
 
@@ -11,7 +13,16 @@ from mmagic.models.base_models import BaseGAN
 from mmagic.registry import MODELS
 from mmagic.structures import DataSample
 
+from .generator_weights import check_gan_state_dict
+
 SampleList = List[DataSample]
+
+
+def _check_weights_before_loading(model, state_dict, prefix, *args) -> None:
+    """Refuse generator weights that do not fit (see :mod:`.generator_weights`)."""
+    note = check_gan_state_dict(model, state_dict, prefix)
+    if note:
+        print_log(note, logger='current', level=logging.WARNING)
 
 
 @MODELS.register_module()
@@ -19,9 +30,10 @@ class SemanticGAN(BaseGAN):
     """Label map in, image out, trained with hinge GAN, feature matching, VGG and KL losses.
 
     Inputs (after the data preprocessor, which must leave ``label`` and ``instance``
-    unnormalised: ``non_image_keys=['label', 'instance']``):
+    unnormalised: ``non_image_keys=['label', 'instance', 'position']``):
     ``img`` ``(N, 3, H, W)`` in ``[-1, 1]``, ``label`` ``(N, 1, H, W)`` class ids and optionally
-    ``instance`` ``(N, 1, H, W)`` instance ids.
+    ``instance`` ``(N, 1, H, W)`` instance ids and ``position`` ``(N, 2, H, W)`` CLADE-ICPE
+    positional maps (``LoadSemanticSample(position_map='published')``; unnormalised too).
 
     Args:
         generator: a :class:`~clade_mm.models.SemanticGenerator` config.
@@ -47,6 +59,8 @@ class SemanticGAN(BaseGAN):
             if feature_matching_loss else None
         self.perceptual_loss = MODELS.build(perceptual_loss) if perceptual_loss else None
         self.kl_loss = MODELS.build(kl_loss) if kl_loss else None
+        # Before mmengine's lenient loading (load_from, resume, tools/test.py) copies a tensor.
+        self.register_load_state_dict_pre_hook(_check_weights_before_loading)
 
     @staticmethod
     def _semantic_inputs(inputs: dict) -> Tuple[Tensor, Optional[Tensor]]:
@@ -69,7 +83,8 @@ class SemanticGAN(BaseGAN):
         if encoder is not None and style is not None:
             mu, logvar = encoder(style)
             z, posterior = encoder.sample(mu, logvar), (mu, logvar)
-        return generator(labels, instances, z), posterior
+        # A positional map from the data (published CLADE-ICPE maps), else computed by ICPE.
+        return generator(labels, instances, z, inputs.get('position')), posterior
 
     def _discriminate(self, fake: Tensor, real: Tensor,
                       inputs: dict) -> Tuple[List[List[Tensor]], List[List[Tensor]]]:
@@ -148,7 +163,7 @@ class SemanticGAN(BaseGAN):
         encoder = self._style_encoder(generator)
         if z is None and encoder is not None and inputs.get('style') is not None:
             z = encoder(inputs['style'])[0]  # the posterior mean: deterministic style transfer
-        fake = generator(labels, instances, z)
+        fake = generator(labels, instances, z, inputs.get('position'))
         sample = DataSample()
         if data_samples:
             sample.update(data_samples)

@@ -52,7 +52,7 @@ def test_api_checks_resizes_and_depends_on_the_labels(tmp_path):
     (a,), (b,) = synth(sky), synth(grass)
     assert a.shape == (64, 64, 3) and a.dtype == np.uint8
     assert np.abs(a.astype(int) - b.astype(int)).mean() > 1
-    with pytest.raises(DatasetError, match='label id 6 in 00000.png, but num_classes=6'):
+    with pytest.raises(DatasetError, match='label id 6 in array 0, but num_classes=6'):
         synth(np.full((64, 64), 6, np.uint8))
 
 
@@ -119,3 +119,87 @@ def test_instance_map_of_another_size_is_refused_by_name(tmp_path):
     synth = SemanticSynthesizer(config, checkpoint)
     with pytest.raises(DatasetError, match='instance map is 32x16 but the label map 64x64'):
         synth.synthesize(np.zeros((64, 64), np.uint8), np.zeros((16, 32), np.int16))
+
+
+def test_a_checkpoint_of_another_class_count_stops_synthesis_and_scoring(tmp_path):
+    config, checkpoint = make_model(tmp_path)  # 6 classes
+    other = tmp_path / 'eight.py'
+    other.write_text(f'_base_ = {config!r}\nmodel = dict(generator=dict(num_classes=8), '
+                     'discriminator=dict(num_classes=8))\n')
+    Image.fromarray(np.zeros((64, 64), np.uint8)).save(tmp_path / 'a.png')
+    run = subprocess.run([sys.executable, 'tools/synthesize.py', str(other), checkpoint,
+                          str(tmp_path / 'a.png'), str(tmp_path / 'out')],
+                         capture_output=True, text=True, cwd=ROOT)
+    assert run.returncode == 1 and not (tmp_path / 'out').exists()
+    assert 'class count: the source has 6 classes, the config 8' in run.stderr
+    from tests.weights import write_random_segmentor
+    segmentor = write_random_segmentor('configs/segmentors/fcn_r18_synthetic.py',
+                                       tmp_path / 'fcn.pth')
+    from clade_mm.datasets import write_synthetic_dataset
+    write_synthetic_dataset(str(tmp_path / 'data'), num_train=0, num_val=2, size=64)
+    run = subprocess.run(
+        [sys.executable, 'tools/test.py', str(other), checkpoint, '--work-dir',
+         str(tmp_path / 'test'), '--cfg-options',
+         f'test_dataloader.dataset.data_root={tmp_path}/data',
+         f'test_evaluator.0.segmentor_checkpoint={segmentor}', 'test_dataloader.num_workers=0'],
+        capture_output=True, text=True, cwd=ROOT)
+    assert run.returncode == 1, run.stdout[-2000:]
+    assert f'error: {checkpoint}: generator.' in run.stderr and 'the config 8' in run.stderr
+    assert not (tmp_path / 'test/test_results.md').exists()
+
+
+def test_inference_needs_no_training_loss_weights(tmp_path):
+    config, checkpoint = make_model(tmp_path)
+    with_vgg = tmp_path / 'with_vgg.py'
+    with_vgg.write_text(f'_base_ = {config!r}\nmodel = dict(perceptual_loss=dict(_delete_=True, '
+                        "type='VGG19PerceptualLoss', checkpoint='nowhere/vgg19.pth'))\n")
+    (image,) = SemanticSynthesizer(str(with_vgg), checkpoint)(np.zeros((64, 64), np.uint8))
+    (same,) = SemanticSynthesizer(config, checkpoint)(np.zeros((64, 64), np.uint8))
+    assert np.array_equal(image, same)
+
+
+def test_a_truncated_map_in_a_folder_is_skipped_by_name_and_the_rest_written(tmp_path):
+    config, checkpoint = make_model(tmp_path)
+    folder = tmp_path / 'labels'
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(5):
+        Image.fromarray(rng.integers(0, 6, (64, 64)).astype(np.uint8)).save(folder / f'{i}.png')
+    data = (folder / '2.png').read_bytes()
+    (folder / '2.png').write_bytes(data[:len(data) // 2])  # cut, as an interrupted copy
+    run = subprocess.run([sys.executable, 'tools/synthesize.py', config, checkpoint,
+                          str(folder), str(tmp_path / 'out')], capture_output=True, text=True,
+                         cwd=ROOT)
+    assert run.returncode == 1
+    assert '2.png: skipped: label map labels/2.png is truncated or corrupt' in run.stderr
+    assert sorted(os.listdir(tmp_path / 'out')) == ['0.png', '1.png', '3.png', '4.png']
+    assert 'wrote 4 of 5' in run.stdout and '1 skipped' in run.stdout
+
+
+def test_an_instance_edge_model_without_instances_names_the_flag(tmp_path):
+    config, checkpoint = make_model(tmp_path, instance_edges=True)
+    Image.fromarray(np.zeros((64, 64), np.uint8)).save(tmp_path / 'a.png')
+    run = subprocess.run([sys.executable, 'tools/synthesize.py', config, checkpoint,
+                          str(tmp_path / 'a.png'), str(tmp_path / 'out')],
+                         capture_output=True, text=True, cwd=ROOT)
+    assert run.returncode == 1 and '--instances DIR' in run.stderr
+
+
+@pytest.mark.parametrize('labels, kind', [
+    (np.full((64, 64), np.nan), 'floating-point'),
+    (np.ones((64, 64)), 'floating-point'),  # whole-valued floats too: ids are integers
+    (np.zeros((64, 64), bool), 'boolean'),
+])
+def test_non_integer_label_arrays_get_one_message_in_every_entry_point(tmp_path, labels, kind):
+    from clade_mm import semantic_layout
+    from clade_mm.layers import LayoutError
+    config, checkpoint = make_model(tmp_path)
+    synth = SemanticSynthesizer(config, checkpoint)
+    message = f'holds {kind} values \\(dtype {labels.dtype}\\), but class ids must be integers'
+    with pytest.raises(DatasetError, match=f'label map array 1 {message}'):
+        synth([np.zeros((64, 64), np.uint8), labels])
+    with pytest.raises(DatasetError, match=message):
+        synth.synthesize(labels)
+    with pytest.raises(LayoutError, match=message):
+        with semantic_layout(labels):
+            pass

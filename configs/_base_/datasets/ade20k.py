@@ -28,10 +28,11 @@ train_dataloader = dict(
         img_suffix='.jpg',
         pipeline=train_pipeline))
 
+# 'position' is packed only where LoadSemanticSample computes it (position_map='published').
 test_pipeline = [
     dict(type='LoadSemanticSample', num_classes=num_classes),
     dict(type='SemanticResize', scale=image_size[::-1], interpolation='bicubic'),
-    dict(type='PackInputs', keys=['img', 'label'])
+    dict(type='PackInputs', keys=['img', 'label', 'position'])
 ]
 test_dataloader = dict(
     batch_size=8, num_workers=4, persistent_workers=False,

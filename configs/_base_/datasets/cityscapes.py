@@ -28,10 +28,11 @@ train_dataloader = dict(
         instance_suffix='_gtFine_instanceIds.png',
         pipeline=train_pipeline))
 
+# 'position' is packed only where LoadSemanticSample computes it (position_map='published').
 test_pipeline = [
     dict(type='LoadSemanticSample', num_classes=num_classes),
     dict(type='SemanticResize', scale=image_size[::-1], interpolation='bicubic'),
-    dict(type='PackInputs', keys=['img', 'label', 'instance'])
+    dict(type='PackInputs', keys=['img', 'label', 'instance', 'position'])
 ]
 test_dataloader = dict(
     batch_size=4, num_workers=4, persistent_workers=False,

@@ -80,10 +80,11 @@ train_dataloader = dict(
         img_suffix='.jpg',
         pipeline=train_pipeline))
 
+# 'position' is packed only where LoadSemanticSample computes it (position_map='published').
 test_pipeline = [
     dict(type='LoadSemanticSample', num_classes=num_classes, label_mapping={255: 182}),
     dict(type='SemanticResize', scale=image_size[::-1], interpolation='bicubic'),
-    dict(type='PackInputs', keys=['img', 'label', 'instance'])
+    dict(type='PackInputs', keys=['img', 'label', 'instance', 'position'])
 ]
 test_dataloader = dict(
     batch_size=8, num_workers=4, persistent_workers=False,

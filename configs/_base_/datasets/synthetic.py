@@ -21,9 +21,10 @@ train_dataloader = dict(
         data_prefix=dict(img='train/images', label='train/labels'),
         pipeline=train_pipeline))
 
+# 'position' is packed only where LoadSemanticSample computes it (position_map='published').
 test_pipeline = [
     dict(type='LoadSemanticSample', num_classes=num_classes),
-    dict(type='PackInputs', keys=['img', 'label'])
+    dict(type='PackInputs', keys=['img', 'label', 'position'])
 ]
 test_dataloader = dict(
     batch_size=8,
