@@ -13,6 +13,7 @@ eager formula in :mod:`clade_mm.layers.clade`, which the tests hold this path to
 """
 import torch
 import torch.nn as nn
+from mmengine.model.utils import _BatchNormXd
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
@@ -37,7 +38,7 @@ def supports(x: Tensor, gamma: Tensor, norm: nn.Module) -> bool:
         return False
     if torch.is_autocast_enabled('cpu'):
         return False
-    if type(norm) is nn.BatchNorm2d:
+    if type(norm) in (nn.BatchNorm2d, _BatchNormXd):  # the Runner reverts SyncBN to the latter
         return True
     return type(norm) is nn.InstanceNorm2d and not norm.track_running_stats
 

@@ -102,3 +102,22 @@ def test_paths_outside_the_kernels_fall_back_to_eager():
     with semantic_layout(torch.randint(0, 3, (2, 6, 6))):
         assert layer(x.double()).dtype == torch.float64
         assert CLADEICPE(4, 3)(x).shape == x.shape
+
+
+def test_a_syncbn_the_runner_reverted_keeps_the_fused_path(monkeypatch):
+    """On one process mmengine turns SyncBN into its _BatchNormXd: still the fused kernels."""
+    from mmengine.model import revert_sync_batchnorm
+    fused, eager = (revert_sync_batchnorm(layer) for layer in twin_layers('SyncBN'))
+    assert type(fused.param_free_norm).__name__ == '_BatchNormXd'
+    calls = []
+    kernel = class_norm.class_adaptive_norm
+    monkeypatch.setattr(class_norm, 'class_adaptive_norm',
+                        lambda *args: calls.append(1) or kernel(*args))
+    x, labels = torch.randn(2, 12, 8, 12), blocky(2, 8, 12, 6, seed=1)
+    weights = torch.randn(2, 12, 8, 12)
+    out, grads = run(fused, x, labels, weights, fused=True)
+    assert calls, 'the reverted SyncBN took the eager path'
+    expected, expected_grads = run(eager, x, labels, weights, fused=False)
+    torch.testing.assert_close(out, expected, atol=2e-5, rtol=1e-5)
+    for a, b in zip(grads, expected_grads):
+        torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)
