@@ -8,6 +8,7 @@ config likely explains it, read from the shapes on both sides with the rules of 
 checkpoint converter. The discriminator and the optimizers are not checked: inference needs
 neither.
 """
+import re
 from typing import Dict, List, Mapping, Optional, Tuple
 
 import torch
@@ -45,7 +46,9 @@ def likely_fixes(found: Mapping[str, Tuple[int, ...]], generator: nn.Module) -> 
     fixes = []
     if shapes:
         source = GeneratorArchitecture.from_official_shapes(shapes)
-        fixes = source.fixes_to_match(GeneratorArchitecture.of_generator(generator))
+        # The converter's wording names the published file "the source": here, the checkpoint.
+        fixes = [re.sub(r'\bsource\b', 'checkpoint', fix) for fix in
+                 source.fixes_to_match(GeneratorArchitecture.of_generator(generator))]
     has_encoder = any(k.startswith('style_encoder.') for k in found)
     if has_encoder != (getattr(generator, 'style_encoder', None) is not None):
         fixes.append(

@@ -26,15 +26,16 @@ def saved(model, tmp_path, keep=lambda key: True, name='ckpt.pth'):
 
 @pytest.mark.parametrize('source, target, cause', [
     (dict(num_classes=6), dict(num_classes=8),
-     r'class count: the source has 6 classes, the config 8: set model.generator.num_classes=6'),
+     r'class count: the checkpoint has 6 classes, the config 8: set '
+     r'model.generator.num_classes=6'),
     (dict(norm='CLADE'), dict(norm='SPADE'),
-     r"the source's norms are CLADE, the config's SPADE: set model.generator.norm_cfg="
+     r"the checkpoint's norms are CLADE, the config's SPADE: set model.generator.norm_cfg="
      r"dict\(type='CLADE'\)"),
-    (dict(norm='CLADE-ICPE'), dict(norm='CLADE'), r"the source's norms are CLADE-ICPE"),
+    (dict(norm='CLADE-ICPE'), dict(norm='CLADE'), r"the checkpoint's norms are CLADE-ICPE"),
     (dict(with_instance_edge=True), dict(with_instance_edge=False),
-     r'the source is conditioned on instance edges: set '
+     r'the checkpoint is conditioned on instance edges: set '
      r'model.generator.with_instance_edge=True'),
-    (dict(base=8), dict(base=16), r'base channels \(ngf\): source 8, config 16'),
+    (dict(base=8), dict(base=16), r'base channels \(ngf\): checkpoint 8, config 16'),
 ])
 def test_a_checkpoint_that_does_not_fit_names_the_first_mismatch_and_the_cause(
         tmp_path, source, target, cause):
