@@ -1,7 +1,8 @@
 """Named fixes that make the pinned OpenMMLab releases work with today's torch, in one place.
 
 Each fix is applied once by :func:`apply_all` when ``clade_mm`` is imported (configs import it
-through ``custom_imports``). None edits site-packages and none flips a process-wide switch such
+through ``custom_imports``); 6 to 8 by :func:`apply_mmagic_model_fixes` when ``clade_mm.engine``
+is. None edits site-packages and none flips a process-wide switch such
 as ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD``.
 
 1. ``safe_mmengine_checkpoint_loading``: torch >= 2.6 loads with ``weights_only=True`` by
@@ -30,6 +31,19 @@ as ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD``.
    ``torch.cuda.set_device`` before joining the process group, which fails on a machine without
    a GPU. There the group is joined on the CPU with gloo (nccl is GPU-only), so the same
    command trains data-parallel on CPU processes.
+6. ``mmagic_generation_init_weights``: mmagic 1.2's ``generation_init_weights`` (Pix2Pix and
+   CycleGAN generators, PatchGAN discriminators) raises ``UnboundLocalError: cannot access
+   local variable 'init_info'`` under the Runner, for every module it does not initialise
+   (activations, dropout): the Runner gives all modules ``_params_init_info``. Those modules
+   are kept out of the record while it runs; what it initialises is unchanged.
+7. ``mmagic_indexable_batch_samples``: mmagic 1.2's translation models (``Pix2Pix.test_step``,
+   ``val_step``, CycleGAN, SinGAN) index the batch ``DataSample`` their preprocessor returns
+   (``data_samples[idx]``), which fails with ``'DataSample' object is not subscriptable``.
+   A batch ``DataSample`` now gives its ``idx``-th sample (its ``split()``).
+8. ``mmagic_loops_return_metrics``: mmagic's ``MultiTestLoop``/``MultiValLoop`` (the loops of
+   its GAN configs) return nothing, so ``Runner.test()`` returned ``None`` instead of the
+   metrics and ``tools/test.py`` failed with ``'NoneType' object has no attribute 'items'``.
+   They now return the metrics they hand to ``after_test_epoch``/``after_val_epoch``.
 """
 import contextlib
 import functools
@@ -282,9 +296,95 @@ def cpu_distributed_launch():
     dist_utils._init_dist_pytorch = init_dist_pytorch
 
 
+def _initialised_by_generation_init(module) -> bool:
+    """Whether mmagic's ``generation_init_weights`` initialises ``module`` (its own test)."""
+    name = type(module).__name__
+    return (hasattr(module, 'weight') and ('Conv' in name or 'Linear' in name)) or \
+        'BatchNorm2d' in name
+
+
+@_once
+def mmagic_generation_init_weights():
+    import sys
+
+    import mmagic.models  # noqa: F401  (every module that imported the function by name)
+    from mmagic.models.utils import model_utils
+    original = model_utils.generation_init_weights
+
+    @functools.wraps(original)
+    def generation_init_weights(module, init_type='normal', init_gain=0.02):
+        # mmagic records init info for every module carrying _params_init_info, also those it
+        # does not initialise, and then reads a variable it never set for them. Those modules
+        # are hidden from the record for the call.
+        hidden = [(m, m.__dict__.pop('_params_init_info')) for m in module.modules()
+                  if '_params_init_info' in m.__dict__ and not _initialised_by_generation_init(m)]
+        try:
+            return original(module, init_type, init_gain)
+        finally:
+            for m, info in hidden:
+                m._params_init_info = info
+
+    for name, loaded in list(sys.modules.items()):
+        if name.startswith('mmagic.') and getattr(loaded, 'generation_init_weights',
+                                                  None) is original:
+            loaded.generation_init_weights = generation_init_weights
+
+
+@_once
+def mmagic_indexable_batch_samples():
+    from mmagic.structures import DataSample
+
+    def __getitem__(self, index):
+        if not isinstance(index, int):
+            raise TypeError(f'a batch DataSample is indexed by sample number, not {index!r}')
+        return self.split(allow_nonseq_value=True)[index]
+
+    DataSample.__getitem__ = __getitem__
+
+
 def apply_all():
     safe_mmengine_checkpoint_loading()
     layout_aware_checkpointing()
     atomic_local_writes()
     resume_from_last_complete_checkpoint()
     cpu_distributed_launch()
+
+
+@_once
+def mmagic_loops_return_metrics():
+    from mmagic.engine.runner import multi_loops
+
+    def returning_metrics(run, event):
+        @functools.wraps(run)
+        def run_and_return(self):
+            runner, captured = self._runner, {}
+            own = runner.__dict__.get('call_hook')
+            call_hook = runner.call_hook
+
+            def capturing(name, **kwargs):
+                if name == event:
+                    captured['metrics'] = kwargs.get('metrics')
+                return call_hook(name, **kwargs)
+
+            runner.call_hook = capturing
+            try:
+                result = run(self)
+            finally:
+                if own is None:
+                    del runner.call_hook
+                else:
+                    runner.call_hook = own
+            return captured.get('metrics') if result is None else result
+        return run_and_return
+
+    for loop, event in ((multi_loops.MultiTestLoop, 'after_test_epoch'),
+                        (multi_loops.MultiValLoop, 'after_val_epoch')):
+        loop.run = returning_metrics(loop.run, event)
+
+
+def apply_mmagic_model_fixes():
+    """Fixes 6 to 8, which need ``mmagic.models`` (seconds to import): applied when
+    ``clade_mm.engine`` is imported, as every config that trains an mmagic model does."""
+    mmagic_generation_init_weights()
+    mmagic_indexable_batch_samples()
+    mmagic_loops_return_metrics()
