@@ -38,9 +38,11 @@ def main():
     name = osp.splitext(osp.basename(args.config))[0]
     cfg.work_dir = args.work_dir or osp.join('work_dirs', name, 'test')
     cfg.load_from = args.checkpoint
-    cfg.custom_hooks = []  # training-time sample grids are not for evaluation
-    # Scoring needs the generator and the metrics' files, not the training losses' weights.
-    cfg.model.perceptual_loss = None
+    # Training-time sample grids are not for evaluation; other hooks (SemanticLayoutHook) stay.
+    cfg.custom_hooks = [hook for hook in cfg.get('custom_hooks', [])
+                        if hook.get('type') not in ('SampleGridHook', 'VisualizationHook')]
+    if cfg.model.get('perceptual_loss'):  # scoring needs no training-loss weights
+        cfg.model.perceptual_loss = None
     try:
         metrics = Runner.from_cfg(cfg).test()  # every process gets the whole set's metrics
     except (GeneratorWeightsError, CheckpointFileError) as err:

@@ -275,3 +275,26 @@ class SemanticCrop(BaseTransform):
     def __repr__(self) -> str:
         return (f'{type(self).__name__}(keys={self.keys}, crop_size={self.crop_size}, '
                 f'random_crop={self.random_crop})')
+
+
+@TRANSFORMS.register_module()
+class ConstantImage(BaseTransform):
+    """Add an image of one grey ``value`` shaped like ``results[like]`` as ``results[key]``:
+    an input that carries no information, so that a translation model (Pix2Pix) can only learn
+    the scene from the label map its conditional norms read.
+
+    Adds ``key``, ``{key}_channel_order`` and ``{key}_color_type``, as mmagic's packing and
+    preprocessing expect of an image.
+    """
+
+    def __init__(self, key: str, like: str = 'img', value: int = 128):
+        self.key, self.like, self.value = key, like, int(value)
+
+    def transform(self, results: dict) -> dict:
+        results[self.key] = np.full_like(results[self.like], self.value, dtype=np.uint8)
+        results[f'{self.key}_channel_order'] = 'bgr'
+        results[f'{self.key}_color_type'] = 'color'
+        return results
+
+    def __repr__(self) -> str:
+        return f'{type(self).__name__}(key={self.key!r}, like={self.like!r}, value={self.value})'

@@ -1,6 +1,7 @@
 from .fid import SemanticFID
+from .image_l1 import ImageL1
 from .segmentation_score import (SegmentationScore, class_mapping_table, label_areas,
                                  score_areas)
 
-__all__ = ['SegmentationScore', 'SemanticFID', 'class_mapping_table', 'label_areas',
+__all__ = ['SegmentationScore', 'SemanticFID', 'ImageL1', 'class_mapping_table', 'label_areas',
            'score_areas']

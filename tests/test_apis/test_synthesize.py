@@ -131,7 +131,7 @@ def test_a_checkpoint_of_another_class_count_stops_synthesis_and_scoring(tmp_pat
                           str(tmp_path / 'a.png'), str(tmp_path / 'out')],
                          capture_output=True, text=True, cwd=ROOT)
     assert run.returncode == 1 and not (tmp_path / 'out').exists()
-    assert 'class count: the source has 6 classes, the config 8' in run.stderr
+    assert 'class count: the checkpoint has 6 classes, the config 8' in run.stderr
     from tests.weights import write_random_segmentor
     segmentor = write_random_segmentor('configs/segmentors/fcn_r18_synthetic.py',
                                        tmp_path / 'fcn.pth')

@@ -154,3 +154,24 @@ def test_segmentor_config_trains_on_the_synthetic_scenes(path, stand_ins, tmp_pa
     runner = Runner.from_cfg(cfg)
     runner.train()
     assert runner.iter == 1
+
+
+@pytest.mark.parametrize('path', sorted(glob.glob('configs/pix2pix/*.py')))
+def test_pix2pix_config_trains_and_tests(path, stand_ins, tmp_path):
+    from mmengine.runner import Runner
+    cfg = Config.fromfile(path)
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        cfg[loader].update(batch_size=2, num_workers=0, persistent_workers=False)
+        cfg[loader].dataset.data_root = stand_ins['trees']['synthetic']
+    cfg.train_cfg.update(max_iters=1, val_interval=1)
+    cfg.default_hooks.checkpoint.update(interval=10**9, save_last=False)
+    for hook in cfg.custom_hooks:
+        if hook.type == 'VisualizationHook':
+            hook.interval = 1
+    cfg.work_dir = str(tmp_path)
+    cfg.experiment_name = osp.basename(path)[:-3]
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    assert runner.iter == 1
+    assert 'L1/l1' in runner.test()
+    assert glob.glob(f'{tmp_path}/**/vis_image/*.png', recursive=True)
