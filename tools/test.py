@@ -1,8 +1,10 @@
 """Evaluate a trained model on its config's test set: ``tools/test.py CONFIG CHECKPOINT``.
 
-``tools/dist_test.sh CONFIG CHECKPOINT NUM_PROCS`` splits the test set over processes. Runs the config's ``test_dataloader`` through the model and its ``test_evaluator`` (for
+Runs the config's ``test_dataloader`` through the model and its ``test_evaluator`` (for
 example ``SegmentationScore`` on generated and on real images) with mmengine's Runner, prints
-the scores as a table and saves them to WORK_DIR/test_results.{md,json}.
+the scores as a table and saves them to WORK_DIR/test_results.{md,json}. The generator's
+weights must fit the config (checked before loading); training-loss weights are not read.
+``tools/dist_test.sh CONFIG CHECKPOINT NUM_PROCS`` splits the test set over processes.
 """
 import argparse
 import json

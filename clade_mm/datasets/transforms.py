@@ -259,7 +259,8 @@ class SemanticCrop(BaseTransform):
             raise DatasetError(
                 f'crop {crop_w}x{crop_h} is larger than the image '
                 f'{_name(results.get("img_path"))} ({width}x{height}): resize first (a '
-                'SemanticResize before the crop in the pipeline, as the dataset configs do) or crop smaller.',
+                'SemanticResize before the crop in the pipeline, as the dataset configs do) or '
+                'crop smaller.',
                 'crop')
         if self.random_crop:
             x = np.random.randint(0, width - crop_w + 1)

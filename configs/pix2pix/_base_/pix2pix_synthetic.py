@@ -4,7 +4,8 @@
 # The method configs beside this file swap the generator's norm_cfg and nothing else.
 _base_ = 'mmagic::pix2pix/pix2pix_vanilla-unet-bn_1xb1-80kiters_facades.py'
 custom_imports = dict(
-    imports=['clade_mm', 'clade_mm.datasets', 'clade_mm.engine', 'clade_mm.evaluation'], allow_failed_imports=False)
+    imports=['clade_mm', 'clade_mm.datasets', 'clade_mm.engine', 'clade_mm.evaluation'],
+    allow_failed_imports=False)
 num_classes = 6
 data_root = 'data/synthetic'
 
