@@ -203,3 +203,26 @@ def test_non_integer_label_arrays_get_one_message_in_every_entry_point(tmp_path,
     with pytest.raises(LayoutError, match=message):
         with semantic_layout(labels):
             pass
+
+
+def test_instance_maps_are_found_by_the_datasets_own_names(tmp_path):
+    """Cityscapes names a label map *_gtFine_labelIds.png and its instances
+    *_gtFine_instanceIds.png: --instances finds them as the dataset pairs them."""
+    config, checkpoint = make_model(tmp_path, instance_edges=True)
+    cityscapes_names = tmp_path / 'cityscapes_names.py'
+    cityscapes_names.write_text(
+        f'_base_ = {config!r}\ntest_dataloader = dict(dataset=dict('
+        "label_suffix='_gtFine_labelIds.png', instance_suffix='_gtFine_instanceIds.png'))\n")
+    (tmp_path / 'labels').mkdir()
+    (tmp_path / 'instances').mkdir()
+    stem = 'aachen_000000_000019'
+    Image.fromarray(np.zeros((64, 64), np.uint8)).save(
+        tmp_path / 'labels' / f'{stem}_gtFine_labelIds.png')
+    Image.fromarray(np.full((64, 64), 26001, np.uint16)).save(
+        tmp_path / 'instances' / f'{stem}_gtFine_instanceIds.png')
+    run = subprocess.run([sys.executable, 'tools/synthesize.py', str(cityscapes_names),
+                          checkpoint, str(tmp_path / 'labels'), str(tmp_path / 'out'),
+                          '--instances', str(tmp_path / 'instances')],
+                         capture_output=True, text=True, cwd=ROOT)
+    assert run.returncode == 0, run.stderr[-1500:]
+    assert os.listdir(tmp_path / 'out') == [f'{stem}_gtFine_labelIds.png']
