@@ -108,8 +108,14 @@ class SegmentationScore(BaseMetric):
                 import mmseg.models  # noqa: F401
                 from mmseg.registry import MODELS
                 model = MODELS.build(cfg.model)
-            load_checkpoint(model, self.segmentor_checkpoint, map_location='cpu',
-                            logger='silent')
+            try:  # strictly: a partly loaded segmentor would score silently wrong
+                load_checkpoint(model, self.segmentor_checkpoint, map_location='cpu',
+                                strict=True, logger='silent')
+            except RuntimeError as err:
+                raise ValueError(
+                    f'segmentor checkpoint {self.segmentor_checkpoint} does not fit the model '
+                    f'of {self.segmentor_config}: give the checkpoint trained with that config '
+                    f'(or the config it was trained with). {err}') from None
             self._segmentor = model.to(self.device).eval()
         return self._segmentor
 

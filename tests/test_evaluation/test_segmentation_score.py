@@ -43,6 +43,24 @@ def test_missing_segmentor_files_are_named(tmp_path):
                           str(tmp_path / 'nope.pth'), num_generator_classes=6)
 
 
+def test_a_segmentor_checkpoint_of_another_model_is_refused(tmp_path):
+    """A checkpoint of the FCN for 8 classes, scored with the 6-class config: an error, not a
+    segmentor whose head keeps random weights."""
+    from mmengine.config import Config
+
+    from tests.weights import write_random_segmentor
+    config = tmp_path / 'fcn8.py'
+    config.write_text(f"_base_ = {os.path.join(ROOT, 'configs/segmentors/fcn_r18_synthetic.py')!r}"
+                      "\nmodel = dict(decode_head=dict(num_classes=8))\n")
+    assert Config.fromfile(str(config)).model.decode_head.num_classes == 8
+    checkpoint = write_random_segmentor(str(config), tmp_path / 'fcn8.pth')
+    metric = SegmentationScore(os.path.join(ROOT, 'configs/segmentors/fcn_r18_synthetic.py'),
+                               checkpoint, num_generator_classes=6)
+    with pytest.raises(ValueError, match=r'(?s)fcn8.pth does not fit the model of .*fcn_r18_synth'
+                                         r'etic.py.*size mismatch for decode_head.conv_seg'):
+        metric.segmentor
+
+
 @pytest.fixture(scope='module')
 def trained_segmentor(tmp_path_factory):
     """Synthetic scenes and the demo's FCN trained on them for 150 iterations."""
