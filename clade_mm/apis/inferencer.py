@@ -17,12 +17,17 @@ MAP_SUFFIXES = ('.png', '.bmp', '.tif', '.tiff')
 LabelInput = Union[str, np.ndarray, Sequence[Union[str, np.ndarray]]]
 
 
+def _dataset_configs(cfg: Config) -> List[dict]:
+    """The dataset settings of the config's test dataloader, then of its training one."""
+    return [(cfg.get(f'{split}_dataloader') or {}).get('dataset', {})
+            for split in ('test', 'train')]
+
+
 def _loader_config(cfg: Config) -> dict:
     """The LoadSemanticSample settings (class count, palette, id remapping, positional map)
     of the config's test pipeline, else of its training pipeline."""
-    pipelines = [(cfg.get(f'{split}_dataloader') or {}).get('dataset', {}).get('pipeline', [])
-                 for split in ('test', 'train')]
-    loader = next((dict(t) for pipeline in pipelines for t in pipeline
+    loader = next((dict(t) for dataset in _dataset_configs(cfg)
+                   for t in dataset.get('pipeline', [])
                    if t.get('type') == 'LoadSemanticSample'), None)
     if loader is None:
         loader = dict(num_classes=cfg.model.generator.num_classes)
@@ -92,8 +97,7 @@ class SemanticSynthesizer:
         """The instance map in ``folder`` that pairs with the label map ``label_name``, named
         as the config's dataset pairs them (Cityscapes: ``X_gtFine_labelIds.png`` ->
         ``X_gtFine_instanceIds.png``; same name elsewhere)."""
-        dataset = self.cfg.get('test_dataloader', self.cfg.get('train_dataloader', {}))
-        dataset = dataset.get('dataset', {}) if dataset else {}
+        dataset = next((d for d in _dataset_configs(self.cfg) if d), {})
         label_suffix = dataset.get('label_suffix', '.png')
         instance_suffix = dataset.get('instance_suffix', '.png')
         if label_name.endswith(label_suffix):

@@ -31,13 +31,11 @@ _in_step = contextvars.ContextVar('clade_mm_in_layout_step', default=False)
 STEPS = ('train_step', 'val_step', 'test_step')
 
 
-def _maps(inputs, key: Optional[str], role: str, required: bool) -> Optional[torch.Tensor]:
+def _maps(inputs, key: Optional[str], role: str) -> Optional[torch.Tensor]:
     if key is None:
         return None
     found = inputs.get(key) if isinstance(inputs, dict) else None
     if found is None:
-        if not required:
-            return None
         held = sorted(inputs) if isinstance(inputs, dict) else type(inputs).__name__
         raise LayoutError(
             f"the batch has no {role} '{key}' among its inputs ({held}): add '{key}' to "
@@ -56,8 +54,8 @@ def _maps(inputs, key: Optional[str], role: str, required: bool) -> Optional[tor
 def batch_layout(inputs, label_key: str = 'label',
                  instance_key: Optional[str] = None) -> SemanticLayout:
     """The layout of a preprocessed batch's ``inputs`` (a dict of tensors)."""
-    return SemanticLayout(_maps(inputs, label_key, 'label map', True),
-                          _maps(inputs, instance_key, 'instance map', True))
+    return SemanticLayout(_maps(inputs, label_key, 'label map'),
+                          _maps(inputs, instance_key, 'instance map'))
 
 
 def condition_on_batch_layout(model: nn.Module, label_key: str = 'label',

@@ -11,10 +11,10 @@ neither.
 import re
 from typing import Dict, List, Mapping, Optional, Tuple
 
-import torch
 from torch import Tensor, nn
 
-from .official_checkpoint import GeneratorArchitecture, _listing, official_generator_key
+from .official_checkpoint import (GeneratorArchitecture, _listing, gan_state_dict,
+                                  official_generator_key)
 
 GENERATOR = 'generator.'
 EMA = 'generator_ema.module.'
@@ -127,9 +127,8 @@ def check_gan_state_dict(model: nn.Module, state: Dict[str, Tensor], prefix: str
     if any(k.startswith(prefix + EMA) for k in state):
         check_generator_weights(model.generator_ema.module, state, prefix + EMA, source)
         return None
-    for key in list(state):
-        if key.startswith(prefix + GENERATOR):
-            state[prefix + EMA + key[len(prefix + GENERATOR):]] = state[key]
-    state[prefix + 'generator_ema.steps'] = torch.tensor(0, dtype=torch.long)
+    generator = {k[len(prefix + GENERATOR):]: v for k, v in state.items()
+                 if k.startswith(prefix + GENERATOR)}
+    state.update({prefix + k: v for k, v in gan_state_dict(generator, with_ema=True).items()})
     return (f'{source} has no EMA generator: the EMA copy starts from its generator weights, '
             'as a new training run starts it')
