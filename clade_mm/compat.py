@@ -241,12 +241,16 @@ def atomic_local_writes():
 
 
 def newest_intact_checkpoint(work_dir: str, named: Optional[str] = None) -> Optional[str]:
-    """The newest checkpoint of ``work_dir`` that :func:`verify_checkpoint_file` accepts,
-    ``named`` (by ``last_checkpoint``) first; each one passed over is logged with the reason."""
-    candidates = sorted(glob.glob(osp.join(work_dir, '*.pth')), key=osp.getmtime, reverse=True)
-    if named:
-        candidates = [named] + [c for c in candidates if not osp.samefile(c, named)] \
-            if osp.isfile(named) else candidates
+    """The newest checkpoint of ``work_dir`` (by modification time) that
+    :func:`verify_checkpoint_file` accepts; ``named`` is the one ``last_checkpoint`` names.
+
+    Newer than ``named`` is possible: a run killed between writing ``iter_N.pth`` and updating
+    ``last_checkpoint`` leaves a complete checkpoint that ``last_checkpoint`` does not know of.
+    Whenever the choice is not ``named``, the reason is logged."""
+    candidates = glob.glob(osp.join(glob.escape(work_dir), '*.pth'))
+    if named and osp.isfile(named) and not any(osp.samefile(c, named) for c in candidates):
+        candidates.append(named)
+    candidates.sort(key=osp.getmtime, reverse=True)
     skipped = []
     for candidate in candidates:
         try:
@@ -254,9 +258,17 @@ def newest_intact_checkpoint(work_dir: str, named: Optional[str] = None) -> Opti
         except CheckpointFileError as err:
             skipped.append(str(err))
             continue
-        if skipped or (named and candidate != named):
+        if named is None or not (osp.isfile(named) and osp.samefile(candidate, named)):
+            if skipped:
+                why = '; '.join(skipped)
+            elif named is None:
+                why = 'no last_checkpoint file names one'
+            elif not osp.isfile(named):
+                why = f'{named} (named by last_checkpoint) is missing'
+            else:
+                why = (f'it is newer than {named}, which last_checkpoint names (the run stopped '
+                       'before recording it)')
             from mmengine.logging import print_log
-            why = '; '.join(skipped) or f'{named} (named by last_checkpoint) is missing'
             print_log(f'resuming from {candidate}, the newest intact checkpoint: {why}',
                       logger='current', level=logging.WARNING)
         return candidate

@@ -186,6 +186,24 @@ def test_resume_takes_the_newest_intact_checkpoint_and_says_why(tmp_path, capsys
         said.out + said.err
 
 
+def test_resume_takes_a_complete_checkpoint_that_last_checkpoint_does_not_name_yet(tmp_path,
+                                                                                   capsys):
+    # Killed after iter_4.pth was renamed into place, before last_checkpoint was rewritten.
+    import mmengine.runner.runner as runner_module
+    from mmengine.logging import MMLogger
+    MMLogger.get_instance('compat_resume_unnamed_test')
+    saved_checkpoint(tmp_path / 'iter_2.pth')
+    (tmp_path / 'last_checkpoint').write_text(str(tmp_path / 'iter_2.pth'))
+    time.sleep(0.01)
+    saved_checkpoint(tmp_path / 'iter_4.pth', seed=4)
+    assert runner_module.find_latest_checkpoint(str(tmp_path)) == str(tmp_path / 'iter_4.pth')
+    said = capsys.readouterr()
+    assert 'iter_4.pth, the newest intact checkpoint: it is newer than' in said.out + said.err
+    (tmp_path / 'last_checkpoint').write_text(str(tmp_path / 'iter_4.pth'))
+    assert runner_module.find_latest_checkpoint(str(tmp_path)) == str(tmp_path / 'iter_4.pth')
+    assert 'resuming from' not in ''.join(capsys.readouterr())
+
+
 def test_the_runner_removes_what_an_interrupted_write_left(tmp_path):
     from clade_mm.engine import InterruptedWriteCleanupHook
     left = tmp_path / '.iter_16.pth.k2j3h4.tmp'
