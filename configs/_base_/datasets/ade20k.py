@@ -6,6 +6,27 @@ data_root = 'data/ADEChallengeData2016'
 num_classes = 151
 image_size = (256, 256)
 load_size = (286, 286)
+# Raw id 0 is the don't-care class; 1..150 are the objectInfo150 classes (mmseg's k - 1).
+class_names = (
+    'unlabeled', 'wall', 'building', 'sky', 'floor', 'tree', 'ceiling', 'road', 'bed',
+    'windowpane', 'grass', 'cabinet', 'sidewalk', 'person', 'earth', 'door', 'table', 'mountain',
+    'plant', 'curtain', 'chair', 'car', 'water', 'painting', 'sofa', 'shelf', 'house', 'sea',
+    'mirror', 'rug', 'field', 'armchair', 'seat', 'fence', 'desk', 'rock', 'wardrobe', 'lamp',
+    'bathtub', 'railing', 'cushion', 'base', 'box', 'column', 'signboard', 'chest of drawers',
+    'counter', 'sand', 'sink', 'skyscraper', 'fireplace', 'refrigerator', 'grandstand', 'path',
+    'stairs', 'runway', 'case', 'pool table', 'pillow', 'screen door', 'stairway', 'river',
+    'bridge', 'bookcase', 'blind', 'coffee table', 'toilet', 'flower', 'book', 'hill', 'bench',
+    'countertop', 'stove', 'palm', 'kitchen island', 'computer', 'swivel chair', 'boat', 'bar',
+    'arcade machine', 'hovel', 'bus', 'towel', 'light', 'truck', 'tower', 'chandelier', 'awning',
+    'streetlight', 'booth', 'television receiver', 'airplane', 'dirt track', 'apparel', 'pole',
+    'land', 'bannister', 'escalator', 'ottoman', 'bottle', 'buffet', 'poster', 'stage', 'van',
+    'ship', 'fountain', 'conveyer belt', 'canopy', 'washer', 'plaything', 'swimming pool', 'stool',
+    'barrel', 'basket', 'waterfall', 'tent', 'bag', 'minibike', 'cradle', 'oven', 'ball', 'food',
+    'step', 'tank', 'trade name', 'microwave', 'pot', 'animal', 'bicycle', 'lake', 'dishwasher',
+    'screen', 'blanket', 'sculpture', 'hood', 'sconce', 'vase', 'traffic light', 'tray', 'ashcan',
+    'fan', 'pier', 'crt screen', 'plate', 'monitor', 'bulletin board', 'shower', 'radiator',
+    'glass', 'clock', 'flag')
+metainfo = dict(classes=class_names)
 
 train_pipeline = [
     dict(type='LoadSemanticSample', num_classes=num_classes),
@@ -26,6 +47,7 @@ train_dataloader = dict(
         data_root=data_root,
         data_prefix=dict(img='images/training', label='annotations/training'),
         img_suffix='.jpg',
+        metainfo=metainfo,
         pipeline=train_pipeline))
 
 # 'position' is packed only where LoadSemanticSample computes it (position_map='published').
@@ -40,7 +62,7 @@ test_dataloader = dict(
     dataset=dict(
         type=dataset_type, num_classes=num_classes, dont_care_class=0, data_root=data_root,
         data_prefix=dict(img='images/validation', label='annotations/validation'),
-        img_suffix='.jpg', pipeline=test_pipeline))
+        img_suffix='.jpg', metainfo=metainfo, pipeline=test_pipeline))
 # The paper scores ADE20k with UperNet-101; mmseg's is trained on 150 classes without the
 # don't-care class (reduce_zero_label): generator id k is segmentor id k - 1, 0 is ignored.
 # The checkpoint and the Inception weights are local files (no download at run time).

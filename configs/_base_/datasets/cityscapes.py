@@ -4,6 +4,16 @@ dataset_type = 'SemanticFolderDataset'
 data_root = 'data/cityscapes'
 num_classes = 35
 image_size = (256, 512)
+# The labelIds of Cityscapes' label table; id 34 never occurs (the license plate has id -1
+# and is not drawn into the labelIds maps).
+class_names = (
+    'unlabeled', 'ego vehicle', 'rectification border', 'out of roi', 'static', 'dynamic',
+    'ground', 'road', 'sidewalk', 'parking', 'rail track', 'building', 'wall', 'fence',
+    'guard rail', 'bridge', 'tunnel', 'pole', 'polegroup', 'traffic light', 'traffic sign',
+    'vegetation', 'terrain', 'sky', 'person', 'rider', 'car', 'truck', 'bus', 'caravan',
+    'trailer', 'train', 'motorcycle', 'bicycle', 'unused')
+unused_ids = (34, )
+metainfo = dict(classes=class_names)
 
 train_pipeline = [
     dict(type='LoadSemanticSample', num_classes=num_classes),
@@ -26,6 +36,7 @@ train_dataloader = dict(
         img_suffix='_leftImg8bit.png',
         label_suffix='_gtFine_labelIds.png',
         instance_suffix='_gtFine_instanceIds.png',
+        metainfo=metainfo,
         pipeline=train_pipeline))
 
 # 'position' is packed only where LoadSemanticSample computes it (position_map='published').
@@ -41,7 +52,8 @@ test_dataloader = dict(
         type=dataset_type, num_classes=num_classes, data_root=data_root,
         data_prefix=dict(img='leftImg8bit/val', label='gtFine/val', instance='gtFine/val'),
         img_suffix='_leftImg8bit.png', label_suffix='_gtFine_labelIds.png',
-        instance_suffix='_gtFine_instanceIds.png', pipeline=test_pipeline))
+        instance_suffix='_gtFine_instanceIds.png', metainfo=metainfo,
+        pipeline=test_pipeline))
 # mmseg's Cityscapes models predict the 19 trainIds: labelId -> trainId, the rest ignored.
 label_to_train_id = {7: 0, 8: 1, 11: 2, 12: 3, 13: 4, 17: 5, 19: 6, 20: 7, 21: 8, 22: 9,
                      23: 10, 24: 11, 25: 12, 26: 13, 27: 14, 28: 15, 31: 16, 32: 17, 33: 18}

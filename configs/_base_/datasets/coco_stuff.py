@@ -31,6 +31,7 @@ class_names = (
     'wall-brick', 'wall-concrete', 'wall-other', 'wall-panel', 'wall-stone', 'wall-tile',
     'wall-wood', 'water-other', 'waterdrops', 'window-blind', 'window-other', 'wood',
     'unlabeled')
+metainfo = dict(classes=class_names)
 # COCO thing classes without annotations ("removed from COCO"): these ids never occur.
 unused_ids = (11, 25, 28, 29, 44, 65, 67, 68, 70, 82, 90)
 
@@ -78,6 +79,7 @@ train_dataloader = dict(
         data_root=data_root,
         data_prefix=train_layouts,
         img_suffix='.jpg',
+        metainfo=metainfo,
         pipeline=train_pipeline))
 
 # 'position' is packed only where LoadSemanticSample computes it (position_map='published').
@@ -91,7 +93,7 @@ test_dataloader = dict(
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(
         type=dataset_type, num_classes=num_classes, dont_care_class=182, data_root=data_root,
-        data_prefix=test_layouts, img_suffix='.jpg', pipeline=test_pipeline))
+        data_prefix=test_layouts, img_suffix='.jpg', metainfo=metainfo, pipeline=test_pipeline))
 # The paper scores COCO-Stuff with DeepLab; mmseg's COCO-Stuff-164k models (DeepLabV3 R101 here)
 # predict 171 classes: the used stuffthingmaps ids in increasing order (mmseg's
 # tools/dataset_converters/coco_stuff164k.py). The unused ids and don't-care are not scored.

@@ -3,6 +3,12 @@
 dataset_type = 'SemanticFolderDataset'
 data_root = 'data/synthetic'
 num_classes = 6
+# The classes of clade_mm/datasets/synthetic.py, coloured with the mean colour of each in the
+# photos (what the painter shows; tests check both against the package).
+class_names = ('sky', 'grass', 'water', 'tree', 'rock', 'building')
+palette = [[120, 170, 235], [70, 160, 60], [40, 80, 160], [20, 90, 35], [130, 125, 120],
+           [170, 80, 60]]
+metainfo = dict(classes=class_names, palette=palette)
 
 train_pipeline = [
     dict(type='LoadSemanticSample', num_classes=num_classes),
@@ -19,6 +25,7 @@ train_dataloader = dict(
         num_classes=num_classes,
         data_root=data_root,
         data_prefix=dict(img='train/images', label='train/labels'),
+        metainfo=metainfo,
         pipeline=train_pipeline))
 
 # 'position' is packed only where LoadSemanticSample computes it (position_map='published').
@@ -36,6 +43,7 @@ test_dataloader = dict(
         num_classes=num_classes,
         data_root=data_root,
         data_prefix=dict(img='val/images', label='val/labels'),
+        metainfo=metainfo,
         pipeline=test_pipeline))
 # tools/test.py scores generated and real validation images with the FCN that tools/demo.py
 # trains on the real photos (any mmseg segmentor works: set its config and checkpoint).
