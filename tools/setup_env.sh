@@ -98,7 +98,7 @@ say "installing $mmcv_wheel"
 
 say "3/5 OpenMMLab stack and what mmagic needs to import"
 pip_install -r "$root/requirements/runtime.txt" -r "$root/requirements/export.txt" \
-    -r "$root/requirements/tests.txt"
+    -r "$root/requirements/paint.txt" -r "$root/requirements/tests.txt"
 pip_install --no-deps mmagic
 
 say "4/5 clade-mm itself (editable)"
