@@ -2,7 +2,7 @@
 # pinned OpenMMLab stack; the first time 20-35 min, mostly compiling mmcv's ops; then seconds).
 PY := .venv/bin/python
 
-.PHONY: setup demo test bench
+.PHONY: setup demo test bench paint
 setup:
 	bash tools/setup_env.sh
 
@@ -16,3 +16,13 @@ test: setup
 bench: setup
 	$(PY) benchmarks/bench_norms.py
 	$(PY) benchmarks/bench_generators.py
+
+# The painter (tools/paint.py) on http://127.0.0.1:8765/ with the demo's CLADE; on a fresh clone
+# it trains the demo's models first (`make demo`). Other models: make paint PAINT_ARGS="CONFIG
+# CHECKPOINT [--compare CONFIG2 CHECKPOINT2] [--port N]".
+paint: setup
+	@if [ -z "$(PAINT_ARGS)" ] && [ ! -f work_dirs/demo/clade/last_checkpoint ]; then \
+		echo "[paint] no demo model yet: running make demo first (about 10 minutes)"; \
+		$(MAKE) demo; \
+	fi
+	$(PY) tools/paint.py $(PAINT_ARGS)

@@ -33,6 +33,8 @@ setup(
     license='Apache-2.0',
     python_requires='>=3.9',
     packages=find_packages(include=['clade_mm', 'clade_mm.*']),
+    # The painter's page is served from the installed package.
+    package_data={'clade_mm.apps.paint': ['static/*.html', 'static/*.js', 'static/*.css']},
     # Loose ranges for users installing into their own stack; the tested pins live in
     # requirements/constraints.txt and tools/setup_env.sh.
     install_requires=[
@@ -43,6 +45,7 @@ setup(
         'mmsegmentation>=1.2,<1.3',
         'numpy<2',
     ],
+    extras_require={'paint': ['flask>=3.1']},
     ext_modules=ext_modules,
     cmdclass=cmdclass,
     classifiers=[

@@ -1,0 +1,1 @@
+"""Applications built on clade-mm's synthesis API (``clade_mm.apps.paint``: the painter)."""

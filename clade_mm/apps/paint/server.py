@@ -1,0 +1,255 @@
+"""The painter's web server: the page and its JSON API, on Flask, bound to 127.0.0.1.
+
+Routes (every error is JSON ``{"error": message, "status": code}`` with a 4xx status, or 500
+for a bug, which is also logged with its traceback):
+
+- ``GET /``, ``GET /static/...``: the page, served from the package.
+- ``GET /api/models``: the models, their label size, classes (names, colours), style options.
+- ``POST /api/synthesize``: ``{"model", "client", "seq", "labels", "seed"?, "style"?}`` ->
+  ``{"image": data URL, "compute_ms", "wait_ms", "server_ms", ...}``; 409 when a newer request
+  of the same page superseded it (see :mod:`.model`).
+- ``POST /api/read-labels``: a label map file (multipart field ``file``), read and checked as
+  ``tools/synthesize.py`` reads it, resized to the canvas -> ``{"labels", ...}``.
+- ``POST /api/save-labels``: ``{"labels"}`` -> the id PNG.
+- ``POST /api/style``: a style image (multipart ``file``) -> ``{"style": token}``.
+"""
+import os
+import os.path as osp
+import tempfile
+import threading
+import time
+from collections import OrderedDict
+from contextlib import contextmanager
+from typing import Iterator, List, Sequence
+
+from flask import Flask, Response, jsonify, request, send_from_directory
+from PIL import Image
+from werkzeug.exceptions import HTTPException
+from werkzeug.serving import WSGIRequestHandler, make_server
+from werkzeug.utils import secure_filename
+
+from ...datasets import DatasetError
+from ...datasets.image_files import read_image
+from ...datasets.transforms import resize_map
+from ...datasets.validation import check_label_range
+from .model import PaintModel, Superseded
+from .payload import (MAX_SIDE, RequestError, decode_labels, encode_labels, integer,
+                      parse_json, png_bytes, png_data_url, text)
+
+STATIC = osp.join(osp.dirname(osp.abspath(__file__)), 'static')
+# A 4096x4096 16-bit label map in base64 is 45 MB; a photo for the style encoder a few MB.
+MAX_REQUEST_BYTES = 48 * 2**20
+MAX_UPLOAD_PIXELS = MAX_SIDE * MAX_SIDE
+MAX_STYLES = 16
+
+
+class PaintApp:
+    """The state behind the routes: the models and the uploaded style images."""
+
+    def __init__(self, models: Sequence[PaintModel]):
+        if not models:
+            raise ValueError('the painter needs at least one model')
+        self.models: List[PaintModel] = list(models)
+        self._uploads = tempfile.TemporaryDirectory(prefix='clade-paint-')
+        self._styles: 'OrderedDict[str, str]' = OrderedDict()
+        self._styles_lock = threading.Lock()
+
+    def model(self, body: dict) -> PaintModel:
+        index = integer(body, 'model', 0, len(self.models) - 1, default=0)
+        return self.models[index]
+
+    def form_model(self) -> PaintModel:
+        """The model a multipart form names (its fields are strings)."""
+        value = request.form.get('model', '0')
+        return self.model(dict(model=int(value) if value.isdigit() else value))
+
+    def save_upload(self, what: str) -> str:
+        """The request's multipart ``file``, written to a folder of its own (the file name
+        stays: the checks name the file as the command line would)."""
+        upload = request.files.get('file')
+        if upload is None or not upload.filename:
+            raise RequestError(f'send the {what} as the multipart form field "file"')
+        folder = tempfile.mkdtemp(dir=self._uploads.name)
+        path = osp.join(folder, 'uploaded', secure_filename(upload.filename) or 'file')
+        os.makedirs(osp.dirname(path))
+        upload.save(path)
+        try:
+            with Image.open(path) as image:
+                width, height = image.size
+        except Image.DecompressionBombError as err:
+            raise RequestError(f'{upload.filename} is too large to decode ({err})', 413)
+        except Exception:  # not an image: the reader below says what it is
+            return path
+        if width * height > MAX_UPLOAD_PIXELS:
+            raise RequestError(f'{upload.filename} is {width}x{height} pixels; the painter '
+                               f'reads at most {MAX_UPLOAD_PIXELS} pixels ({MAX_SIDE}x'
+                               f'{MAX_SIDE})', 413)
+        return path
+
+    def add_style(self, path: str) -> str:
+        token = osp.basename(osp.dirname(osp.dirname(path)))  # the upload's own folder
+        with self._styles_lock:
+            self._styles[token] = path
+            while len(self._styles) > MAX_STYLES:
+                _, old = self._styles.popitem(last=False)
+                if osp.isfile(old):
+                    os.remove(old)
+        return token
+
+    def style(self, token: str) -> str:
+        with self._styles_lock:
+            path = self._styles.get(token)
+        if path is None:
+            raise RequestError(f'no style image "{token[:40]}" on the server (it keeps the '
+                               f'{MAX_STYLES} newest): upload it again', 404)
+        return path
+
+
+def create_app(models: Sequence[PaintModel],
+               max_request_bytes: int = MAX_REQUEST_BYTES) -> Flask:
+    """The painter's Flask app for ``models`` (one, or two to compare side by side)."""
+    state = PaintApp(models)
+    app = Flask(__name__, static_folder=STATIC, static_url_path='/static')
+    app.config.update(MAX_CONTENT_LENGTH=max_request_bytes,
+                      TRUSTED_HOSTS=['127.0.0.1', 'localhost'])  # no DNS rebinding
+    app.json.sort_keys = False
+    app.extensions['clade_paint'] = state
+
+    @app.before_request
+    def same_origin_only():
+        # Another site's page may post to 127.0.0.1 too; browsers name it in Origin.
+        origin = request.headers.get('Origin')
+        if origin and origin != request.host_url.rstrip('/'):
+            raise RequestError(f'requests from {origin} are refused: open the painter at '
+                               f'{request.host_url}', 403)
+
+    @app.get('/')
+    def index():
+        return send_from_directory(STATIC, 'index.html')
+
+    @app.get('/api/models')
+    def list_models():
+        return jsonify(models=[dict(index=i, **m.describe()) for i, m in enumerate(state.models)],
+                       max_request_bytes=max_request_bytes, max_side=MAX_SIDE)
+
+    @app.post('/api/synthesize')
+    def synthesize():
+        start = time.perf_counter()
+        body = json_body()
+        model = state.model(body)
+        labels = decode_labels(body.get('labels'))
+        client, seq = text(body, 'client'), integer(body, 'seq')
+        seed = integer(body, 'seed', 0, 2**32 - 1, default=None)
+        style = text(body, 'style', default=None)
+        if style is not None:
+            if not model.has_style_encoder:
+                raise RequestError(f'the {model.norm} model has no style encoder: style images '
+                                   'need a config with generator.style_encoder')
+            style = state.style(style)
+        image, compute_s, wait_s = model.synthesize(labels, client, seq, seed, style)
+        return jsonify(model=state.models.index(model), seq=seq, image=png_data_url(image),
+                       compute_ms=round(compute_s * 1000, 2), wait_ms=round(wait_s * 1000, 2),
+                       server_ms=round((time.perf_counter() - start) * 1000, 2))
+
+    @app.post('/api/read-labels')
+    def read_labels():
+        model = state.form_model()
+        path = state.save_upload('label map')
+        try:
+            ids = model.synth.read_labels(path)  # the command line's reading and checks
+        finally:
+            os.remove(path)
+        canvas = resize_map(ids, model.size)
+        return jsonify(labels=encode_labels(canvas), name=request.files['file'].filename,
+                       source_width=int(ids.shape[1]), source_height=int(ids.shape[0]),
+                       resized=ids.shape != canvas.shape)
+
+    @app.post('/api/save-labels')
+    def save_labels():
+        body = json_body()
+        model = state.model(body)
+        labels = decode_labels(body.get('labels'))
+        check_label_range(labels, model.num_classes, 'the painted label map')
+        return Response(png_bytes(labels, compress_level=6), mimetype='image/png',
+                        headers={'Content-Disposition': 'attachment; filename=labels.png'})
+
+    @app.post('/api/style')
+    def upload_style():
+        path = state.save_upload('style image')
+        image = read_image(path)  # as tools/synthesize.py --style reads it
+        return jsonify(style=state.add_style(path), width=int(image.shape[1]),
+                       height=int(image.shape[0]))
+
+    @app.errorhandler(RequestError)
+    def request_error(err):
+        return error(str(err), err.status)
+
+    @app.errorhandler(Superseded)
+    def superseded(err):
+        return error(str(err), 409, superseded=True)
+
+    @app.errorhandler(DatasetError)
+    @app.errorhandler(ValueError)
+    def bad_content(err):  # well-formed, but the model refuses it (ids, files, style)
+        return error(str(err), 422)
+
+    @app.errorhandler(HTTPException)
+    def http_error(err):
+        if err.code == 413:
+            size = request.content_length
+            return error(f'the request is {size if size is not None else "too many"} bytes; '
+                         f'the painter accepts at most {max_request_bytes}', 413)
+        return error(err.description, err.code)
+
+    @app.errorhandler(Exception)
+    def internal_error(err):
+        app.logger.exception('painter: %s %s failed', request.method, request.path)
+        return error(f'internal error ({type(err).__name__}: {err}); the server log has the '
+                     'traceback', 500)
+
+    return app
+
+
+def json_body() -> dict:
+    if request.mimetype != 'application/json':
+        raise RequestError(f'send JSON with Content-Type: application/json (got '
+                           f'{request.mimetype or "none"})', 415)
+    return parse_json(request.get_data(cache=False))
+
+
+def error(message: str, status: int, **extra) -> Response:
+    response = jsonify(error=message, status=status, **extra)
+    response.status_code = status
+    return response
+
+
+class QuietRequestHandler(WSGIRequestHandler):
+    """Logs failed requests only: a stroke is a request, and 2xx lines would flood the
+    terminal (409, a superseded stroke, is normal too)."""
+
+    def log_request(self, code='-', size='-'):
+        code_number = getattr(code, 'value', code)
+        if isinstance(code_number, int) and code_number >= 400 and code_number != 409:
+            super().log_request(code, size)
+
+
+def make_paint_server(models: Sequence[PaintModel], port: int = 8765, **kwargs):
+    """A threaded server for the painter on ``127.0.0.1:port`` (0: a free port); its
+    ``server_port`` is the port. Raises OSError when the port is taken."""
+    return make_server('127.0.0.1', port, create_app(models, **kwargs), threaded=True,
+                       request_handler=QuietRequestHandler)
+
+
+@contextmanager
+def running_server(models: Sequence[PaintModel], port: int = 0, **kwargs) -> Iterator[str]:
+    """Serve in a background thread; yields the page's URL and stops on exit (tests and
+    benchmarks)."""
+    server = make_paint_server(models, port, **kwargs)
+    thread = threading.Thread(target=server.serve_forever, name='paint-server', daemon=True)
+    thread.start()
+    try:
+        yield f'http://127.0.0.1:{server.server_port}/'
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
