@@ -10,7 +10,9 @@ demo: setup
 	$(PY) tools/demo_norms.py
 	$(PY) tools/demo.py
 
+# setup_browser.sh installs Debian's Chromium for the painter's browser test (root only).
 test: setup
+	bash tools/setup_browser.sh
 	$(PY) -m pytest tests
 
 bench: setup
