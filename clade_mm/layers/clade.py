@@ -3,6 +3,7 @@ from typing import Optional, Tuple
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 from torch import Tensor
 
 from ..ops import class_norm
@@ -49,14 +50,24 @@ class ClassAffine(nn.Module):
         sampled = bank.t().index_select(1, labels.reshape(-1))  # (C, N*h*w)
         return sampled.view(-1, n, h, w).transpose(0, 1)
 
+    def position_factors(self, position: Optional[Tensor]) -> Tuple[Tensor, Tensor]:
+        """CLADE-ICPE's ``(1 + Conv1x1(dist))`` for gamma and for beta, each ``(N, 1, h, w)``,
+        from the ``(N, 2, h, w)`` positional map, in the map's dtype."""
+        if position is None:
+            raise ValueError('ClassAffine(with_position=True) needs the ICPE map')
+        factors = []
+        for conv in (self.position_gamma, self.position_beta):
+            factors.append(1 + F.conv2d(position, conv.weight.to(position.dtype),
+                                        conv.bias.to(position.dtype)))
+        return factors[0], factors[1]
+
     def forward(self, labels: Tensor, position: Optional[Tensor] = None) -> Tuple[Tensor, Tensor]:
         gamma = self.sample(self.gamma, labels)
         beta = self.sample(self.beta, labels)
         if self.with_position:
-            if position is None:
-                raise ValueError('ClassAffine(with_position=True) needs the ICPE map')
-            gamma = gamma * (1 + self.position_gamma(position))
-            beta = beta * (1 + self.position_beta(position))
+            gamma_factor, beta_factor = self.position_factors(position)
+            gamma = gamma * gamma_factor.to(gamma.dtype)
+            beta = beta * beta_factor.to(beta.dtype)
         return gamma, beta
 
     def extra_repr(self) -> str:
@@ -93,6 +104,18 @@ class CLADE(ConditionalNorm):
         return self.num_features + int(self.with_instance_edge)
 
     def normalize_and_modulate(self, x: Tensor, layout: SemanticLayout) -> Tensor:
+        affine = self.class_affine
+        if class_norm.supports_eval(x, self.param_free_norm):
+            size, device = x.shape[-2:], x.device
+            labels = layout.labels_at(size, device)
+            factors = (None, None)
+            if self.with_position:
+                # float32 whatever the features' dtype: two values a pixel, shared by all C.
+                position = layout.icpe_at(size, device).float()
+                factors = [f[:, 0] for f in affine.position_factors(position)]
+            out = class_norm.class_affine_eval(x, labels, affine.gamma, affine.beta,
+                                               self.param_free_norm, *factors)
+            return self._append_edges(out, layout)
         if self.with_position or not class_norm.supports(x, self.class_affine.gamma,
                                                          self.param_free_norm):
             return super().normalize_and_modulate(x, layout)
@@ -115,7 +138,12 @@ class CLADE(ConditionalNorm):
         if not self.with_instance_edge:
             return out
         edges = layout.edges_at(out.shape[-2:], out.device).to(out.dtype)
-        return torch.cat([out, self.edge_affine(edges)], dim=1)
+        edge_feature = self.edge_affine(edges)
+        if not out.is_contiguous() and out.is_contiguous(memory_format=torch.channels_last):
+            # A one-channel map fits either layout, and torch.cat falls back to NCHW unless
+            # its strides say channels-last too.
+            edge_feature = edge_feature.to(memory_format=torch.channels_last)
+        return torch.cat([out, edge_feature], dim=1)
 
 
 class CLADEICPE(CLADE):

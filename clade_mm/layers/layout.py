@@ -19,6 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ..ops import positional_map
+
 _current = contextvars.ContextVar('clade_mm_semantic_layout', default=None)
 
 # Relative-offset normaliser of the ICPE map: offset / (max |offset| + eps), as in the paper.
@@ -145,6 +147,18 @@ def icpe_map(label_map: Tensor, exclude_classes: Sequence[int] = ()) -> Tensor:
     Returns:
         ``(N, 2, H, W)`` float32 with channels ``(dy, dx)`` in ``[-1, 1]``.
     """
+    if positional_map.supports(label_map):
+        dist = positional_map.icpe_map(label_map, ICPE_EPS)
+    else:
+        dist = _icpe_map_vectorised(label_map)
+    if exclude_classes:
+        excluded = torch.isin(label_map, torch.as_tensor(exclude_classes, device=label_map.device))
+        dist = dist.masked_fill(excluded[:, None], 0)
+    return dist
+
+
+def _icpe_map_vectorised(label_map: Tensor) -> Tensor:
+    """:func:`icpe_map` in tensor operations, on any device (the reference of the kernel)."""
     n, h, w = label_map.shape
     comp = connected_components(label_map).flatten()
     ids, comp = torch.unique(comp, return_inverse=True)
@@ -161,9 +175,6 @@ def icpe_map(label_map: Tensor, exclude_classes: Sequence[int] = ()) -> Tensor:
     extent = torch.zeros(len(ids), 2, device=device, dtype=torch.float64).scatter_reduce_(
         0, comp[:, None].expand(-1, 2), offset.abs(), reduce='amax', include_self=True)
     dist = offset / (extent[comp] + ICPE_EPS)
-    if exclude_classes:
-        excluded = torch.isin(label_map.flatten(), torch.as_tensor(exclude_classes, device=device))
-        dist[excluded] = 0
     return dist.view(n, h, w, 2).permute(0, 3, 1, 2).float().contiguous()
 
 

@@ -7,10 +7,17 @@ come from the same ATen routine BatchNorm uses (running averages included); the 
 its backward are the kernels of ``clade_mm/ops/csrc/class_affine.cpp``, compiled when clade-mm
 is installed. The backward accounts for the statistics' dependence on ``x`` analytically.
 
-Everything this path does not cover (GPU tensors, other dtypes, autocast, SyncBatchNorm,
-CLADE-ICPE's per-pixel factors, export with ``torch.export``/``torch.onnx.export``) runs the
-eager formula in :mod:`clade_mm.layers.clade`, which the tests hold this path to.
+Inference without gradients, with the running averages, has a path of its own,
+:func:`class_affine_eval`: norm and modulation fold into one class-wise affine map (and
+CLADE-ICPE's two per-pixel factors), on float32 or bfloat16 features laid out NCHW or
+channels-last.
+
+Everything these paths do not cover (GPU tensors, other dtypes, autocast while training,
+SyncBatchNorm, CLADE-ICPE while training, export with ``torch.export``/``torch.onnx.export``)
+runs the eager formula in :mod:`clade_mm.layers.clade`, which the tests hold these paths to.
 """
+from typing import Optional
+
 import torch
 import torch.nn as nn
 from mmengine.model.utils import _BatchNormXd
@@ -41,6 +48,44 @@ def supports(x: Tensor, gamma: Tensor, norm: nn.Module) -> bool:
     if type(norm) in (nn.BatchNorm2d, _BatchNormXd):  # the Runner reverts SyncBN to the latter
         return True
     return type(norm) is nn.InstanceNorm2d and not norm.track_running_stats
+
+
+def supports_eval(x: Tensor, norm: nn.Module) -> bool:
+    """Whether :func:`class_affine_eval` can stand in for the eager formula: no gradient is
+    being recorded and ``norm`` normalises with its running averages."""
+    if _ext is None or torch.is_grad_enabled() or x.device.type != 'cpu' or x.dim() != 4 or \
+            x.dtype not in (torch.float32, torch.bfloat16) or torch.compiler.is_exporting():
+        return False
+    if not (x.is_contiguous() or x.is_contiguous(memory_format=torch.channels_last)):
+        return False
+    return type(norm) in (nn.BatchNorm2d, _BatchNormXd) and not norm.training and \
+        norm.running_mean is not None
+
+
+def class_affine_eval(x: Tensor, labels: Tensor, gamma: Tensor, beta: Tensor, norm: nn.Module,
+                      pixel_scale: Optional[Tensor] = None,
+                      pixel_shift: Optional[Tensor] = None) -> Tensor:
+    """``norm(x) * gamma[labels] * pixel_scale + beta[labels] * pixel_shift`` in one pass, for
+    inference (see :func:`supports_eval`); without the per-pixel factors, plain CLADE.
+
+    Args:
+        x: ``(N, C, H, W)`` float32 or bfloat16 CPU features, NCHW or channels-last; the
+            result has the same dtype and layout.
+        labels: ``(N, H, W)`` int64 class ids at the features' size, validated by the caller.
+        gamma, beta: ``(N_c, C)`` class-wise tables.
+        norm: the parameter-free BatchNorm2d in eval mode whose running averages are used.
+        pixel_scale, pixel_shift: ``(N, H, W)`` factors of CLADE-ICPE, or both ``None``.
+    """
+    invstd = torch.rsqrt(norm.running_var.float() + norm.eps)
+    scale = gamma.float() * invstd
+    centre = -norm.running_mean.float() * scale
+    labels = labels.contiguous()
+    if pixel_scale is None:
+        return _ext.class_affine_eval(x, labels, scale, (centre + beta.float()).contiguous(),
+                                      None, None, None)
+    return _ext.class_affine_eval(x, labels, scale, centre.contiguous(),
+                                  beta.float().contiguous(), pixel_scale.float().contiguous(),
+                                  pixel_shift.float().contiguous())
 
 
 def _statistics(x: Tensor, norm: nn.Module):

@@ -72,6 +72,23 @@ def test_icpe_matches_scipy_reference_on_random_maps(seed):
     assert dist.abs().max() <= 1
 
 
+@pytest.mark.parametrize('seed', [0, 1])
+def test_icpe_kernel_equals_the_vectorised_reference_bit_for_bit(seed):
+    g = torch.Generator().manual_seed(seed)
+    # Noise of three classes: long, winding, diagonally touching components; odd sizes.
+    noise = torch.randint(0, 3, (2, 61, 47), generator=g)
+    blocky = torch.randint(0, 151, (1, 16, 16), generator=g).repeat_interleave(
+        16, 1).repeat_interleave(16, 2)
+    from clade_mm.ops import positional_map
+    for labels in (noise, blocky):
+        assert positional_map.supports(labels)
+        kernel = icpe_map(labels, exclude_classes=(0,))
+        reference = layout_mod._icpe_map_vectorised(labels).masked_fill((labels == 0)[:, None], 0)
+        assert torch.equal(kernel, reference)
+    np.testing.assert_allclose(icpe_map(noise)[1].numpy(), reference_icpe(noise[1].numpy()),
+                               atol=1e-6)
+
+
 def test_icpe_flip_equivariance():
     labels = torch.randint(0, 3, (2, 5, 9), generator=torch.Generator().manual_seed(3))
     labels = labels.repeat_interleave(3, 1).repeat_interleave(2, 2)

@@ -121,3 +121,70 @@ def test_a_syncbn_the_runner_reverted_keeps_the_fused_path(monkeypatch):
     torch.testing.assert_close(out, expected, atol=2e-5, rtol=1e-5)
     for a, b in zip(grads, expected_grads):
         torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)
+
+
+def eval_twins(layer_type, with_instance_edge=False, seed=0):
+    """Two identical eval-mode layers with running statistics and (ICPE) positional convs away
+    from their initial values, so that every term of the inference formula matters."""
+    torch.manual_seed(seed)
+    a = layer_type(12, 6, with_instance_edge=with_instance_edge)
+    with torch.no_grad():
+        a.class_affine.gamma.normal_()
+        a.class_affine.beta.normal_()
+        a.param_free_norm.running_mean.normal_()
+        a.param_free_norm.running_var.uniform_(0.5, 2.0)
+        for conv in (getattr(a.class_affine, 'position_gamma', None),
+                     getattr(a.class_affine, 'position_beta', None)):
+            if conv is not None:
+                conv.weight.normal_(0, 0.5)
+                conv.bias.normal_(0, 0.2)
+    b = layer_type(12, 6, with_instance_edge=with_instance_edge)
+    b.load_state_dict(a.state_dict())
+    return a.eval(), b.eval()
+
+
+@pytest.mark.parametrize('layer_type', [CLADE, CLADEICPE])
+@pytest.mark.parametrize('channels_last', [False, True])
+@pytest.mark.parametrize('with_instance_edge', [False, True])
+def test_inference_path_equals_eager(layer_type, channels_last, with_instance_edge, monkeypatch):
+    fused, eager = eval_twins(layer_type, with_instance_edge)
+    x = torch.randn(2, 12, 8, 9) * 2 + 0.5
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    labels, instances = blocky(2, 16, 18, 6, seed=3), blocky(2, 16, 18, 40, seed=4)
+    calls = []
+    kernel = class_norm.class_affine_eval
+    monkeypatch.setattr(class_norm, 'class_affine_eval',
+                        lambda *args: calls.append(1) or kernel(*args))
+    with torch.no_grad(), semantic_layout(labels, instances):
+        out = fused(x)
+        assert calls, 'inference took the eager path'
+        saved, class_norm._ext = class_norm._ext, None
+        try:
+            expected = eager(x)
+        finally:
+            class_norm._ext = saved
+    torch.testing.assert_close(out, expected, atol=2e-5, rtol=1e-5)
+    assert out.is_contiguous(memory_format=torch.channels_last) == channels_last
+    # bfloat16 features (as in apis/precision.py's bfloat16 copy, whose edge conv is bfloat16
+    # too): the same formula in float32, rounded once when stored.
+    if with_instance_edge:
+        fused.edge_affine.bfloat16()
+    with torch.no_grad(), semantic_layout(labels, instances):
+        out_bf16 = fused(x.bfloat16())
+        expected_bf16 = eager(x.bfloat16().float())
+    assert out_bf16.dtype == torch.bfloat16
+    torch.testing.assert_close(out_bf16[:, :12].float(), expected_bf16[:, :12], atol=1e-5,
+                               rtol=2 ** -8)
+
+
+def test_inference_path_only_without_gradients_and_with_running_statistics():
+    x = torch.randn(2, 4, 6, 6)
+    norm = torch.nn.BatchNorm2d(4, affine=False).eval()
+    with torch.no_grad():
+        assert class_norm.supports_eval(x, norm)
+        assert class_norm.supports_eval(x.bfloat16(), norm)
+        assert not class_norm.supports_eval(x, norm.train())
+        assert not class_norm.supports_eval(x, torch.nn.InstanceNorm2d(4).eval())
+        assert not class_norm.supports_eval(x.permute(0, 1, 3, 2), norm.eval())
+    assert not class_norm.supports_eval(x, norm)  # gradients are recorded

@@ -16,6 +16,9 @@
 
 #include <ATen/Parallel.h>
 
+#include <algorithm>
+#include <cmath>
+#include <cstring>
 #include <vector>
 
 namespace {
@@ -191,6 +194,234 @@ std::vector<torch::Tensor> clade_backward(const torch::Tensor& grad, const torch
   return {grad_x, grad_gamma, grad_beta};
 }
 
+// ---------------------------------------------------------------------------------------------
+// Inference: the statistics are the running averages, so the norm and CLADE's modulation fold
+// into one class-wise affine map, and CLADE-ICPE adds two per-pixel factors:
+//
+//   CLADE:       out = x * scale[label] + shift[label]
+//   CLADE-ICPE:  out = (x * scale[label] + shift[label]) * pixel_scale + bias[label] * pixel_shift
+//
+// x and out are float32 or bfloat16, laid out NCHW or channels-last (the layout of the fastest
+// convolutions on many CPUs); the tables and the per-pixel factors stay float32, and every
+// product is computed in float32, so bfloat16 rounds once, on the store.
+namespace {
+
+inline float load(float v) { return v; }
+inline float load(at::BFloat16 v) {
+  uint32_t bits = static_cast<uint32_t>(v.x) << 16;
+  float f;
+  std::memcpy(&f, &bits, sizeof f);
+  return f;
+}
+inline void store(float* dst, float v) { *dst = v; }
+inline void store(at::BFloat16* dst, float v) {
+  uint32_t bits;
+  std::memcpy(&bits, &v, sizeof bits);
+  // Round to nearest even, as at::BFloat16 does, in integer operations that vectorise.
+  const uint32_t rounded = (bits + 0x7FFFu + ((bits >> 16) & 1u)) >> 16;
+  dst->x = static_cast<uint16_t>((bits & 0x7FFFFFFFu) > 0x7F800000u ? 0x7FC0u : rounded);
+}
+
+struct EvalTables {
+  const float *scale, *shift, *bias;      // (K, C); bias only with per-pixel factors
+  const float *pixel_scale, *pixel_shift;  // (N * P) or null
+};
+
+// One pixel's channels of a channels-last map: the tables' rows are contiguous too.
+template <typename T, bool kPixelFactors>
+inline void affine_channels(const T* __restrict__ x, T* __restrict__ out, int64_t c,
+                            const float* __restrict__ scale, const float* __restrict__ shift,
+                            const float* __restrict__ bias, float ps, float pb) {
+  for (int64_t ci = 0; ci < c; ++ci) {
+    float v = load(x[ci]) * scale[ci] + shift[ci];
+    if (kPixelFactors) v = v * ps + bias[ci] * pb;
+    store(out + ci, v);
+  }
+}
+
+template <typename T, bool kPixelFactors>
+void eval_channels_last(const T* x, T* out, const int64_t* labels, const EvalTables& t,
+                        int64_t n, int64_t c, int64_t p) {
+  const int64_t grain = std::max<int64_t>(1, 16384 / std::max<int64_t>(c, 1));
+  at::parallel_for(0, n * p, grain, [&](int64_t begin, int64_t end) {
+    for (int64_t pix = begin; pix < end; ++pix) {
+      const int64_t row = labels[pix] * c;
+      affine_channels<T, kPixelFactors>(
+          x + pix * c, out + pix * c, c, t.scale + row, t.shift + row,
+          kPixelFactors ? t.bias + row : nullptr, kPixelFactors ? t.pixel_scale[pix] : 1.f,
+          kPixelFactors ? t.pixel_shift[pix] : 0.f);
+    }
+  });
+}
+
+template <typename T, bool kPixelFactors>
+void eval_channels_first(const T* x, T* out, const torch::Tensor& labels, const EvalTables& t,
+                         int64_t n, int64_t c, int64_t p) {
+  const auto runs = find_runs(labels, n, p);
+  const int64_t grain = std::max<int64_t>(1, 16384 / std::max<int64_t>(p, 1));
+  at::parallel_for(0, n * c, grain, [&](int64_t begin, int64_t end) {
+    for (int64_t task = begin; task < end; ++task) {
+      const int64_t ni = task / c, ci = task % c;
+      const T* __restrict__ x_row = x + task * p;
+      T* __restrict__ o_row = out + task * p;
+      const float* __restrict__ ps = kPixelFactors ? t.pixel_scale + ni * p : nullptr;
+      const float* __restrict__ pb = kPixelFactors ? t.pixel_shift + ni * p : nullptr;
+      for (const Run& run : runs[ni]) {
+        const float a = t.scale[run.label * c + ci], b = t.shift[run.label * c + ci];
+        const float bias = kPixelFactors ? t.bias[run.label * c + ci] : 0.f;
+        for (int64_t pi = run.begin; pi < run.end; ++pi) {
+          float v = load(x_row[pi]) * a + b;
+          if (kPixelFactors) v = v * ps[pi] + bias * pb[pi];
+          store(o_row + pi, v);
+        }
+      }
+    }
+  });
+}
+
+template <typename T>
+void eval_dispatch(const torch::Tensor& x, torch::Tensor& out, const torch::Tensor& labels,
+                   const EvalTables& t, bool channels_last, int64_t n, int64_t c, int64_t p) {
+  const T* x_ptr = x.data_ptr<T>();
+  T* o_ptr = out.data_ptr<T>();
+  const bool pixel = t.pixel_scale != nullptr;
+  if (channels_last) {
+    const int64_t* lab = labels.data_ptr<int64_t>();
+    pixel ? eval_channels_last<T, true>(x_ptr, o_ptr, lab, t, n, c, p)
+          : eval_channels_last<T, false>(x_ptr, o_ptr, lab, t, n, c, p);
+  } else {
+    pixel ? eval_channels_first<T, true>(x_ptr, o_ptr, labels, t, n, c, p)
+          : eval_channels_first<T, false>(x_ptr, o_ptr, labels, t, n, c, p);
+  }
+}
+
+}  // namespace
+
+torch::Tensor class_affine_eval(const torch::Tensor& x, const torch::Tensor& labels,
+                                const torch::Tensor& scale, const torch::Tensor& shift,
+                                const c10::optional<torch::Tensor>& bias,
+                                const c10::optional<torch::Tensor>& pixel_scale,
+                                const c10::optional<torch::Tensor>& pixel_shift) {
+  TORCH_CHECK(x.device().is_cpu() && x.dim() == 4 &&
+                  (x.scalar_type() == at::kFloat || x.scalar_type() == at::kBFloat16),
+              "x must be a float32 or bfloat16 CPU tensor (N, C, H, W)");
+  const bool channels_last = !x.is_contiguous() &&
+                             x.is_contiguous(at::MemoryFormat::ChannelsLast);
+  TORCH_CHECK(channels_last || x.is_contiguous(), "x must be contiguous, NCHW or channels-last");
+  const int64_t n = x.size(0), c = x.size(1), p = x.size(2) * x.size(3);
+  TORCH_CHECK(labels.scalar_type() == at::kLong && labels.is_contiguous() &&
+                  labels.numel() == n * p,
+              "labels must be contiguous int64 (N, H, W) with one id per pixel of x");
+  auto table_ok = [&](const torch::Tensor& table) {
+    return table.scalar_type() == at::kFloat && table.is_contiguous() && table.dim() == 2 &&
+           table.size(1) == c && table.size(0) == scale.size(0);
+  };
+  TORCH_CHECK(table_ok(scale) && table_ok(shift), "scale and shift must be float32 (K, C)");
+  EvalTables t{scale.data_ptr<float>(), shift.data_ptr<float>(), nullptr, nullptr, nullptr};
+  if (pixel_scale.has_value()) {
+    TORCH_CHECK(bias.has_value() && pixel_shift.has_value() && table_ok(*bias),
+                "per-pixel factors need bias (K, C) and both pixel_scale and pixel_shift");
+    for (const auto* factor : {&*pixel_scale, &*pixel_shift}) {
+      TORCH_CHECK(factor->scalar_type() == at::kFloat && factor->is_contiguous() &&
+                      factor->numel() == n * p,
+                  "pixel_scale and pixel_shift must be contiguous float32 (N, H, W)");
+    }
+    t.bias = bias->data_ptr<float>();
+    t.pixel_scale = pixel_scale->data_ptr<float>();
+    t.pixel_shift = pixel_shift->data_ptr<float>();
+  }
+  auto out = torch::empty_like(x);  // keeps x's memory format
+  if (x.scalar_type() == at::kFloat) {
+    eval_dispatch<float>(x, out, labels, t, channels_last, n, c, p);
+  } else {
+    eval_dispatch<at::BFloat16>(x, out, labels, t, channels_last, n, c, p);
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// CLADE-ICPE's intra-class positional map (clade_mm.layers.layout.icpe_map, whose vectorised
+// form is the reference): for each 8-connected component of each class, every pixel's offset
+// from the component's centroid, divided per axis by the component's largest absolute offset
+// plus eps. Union-find over one raster pass, then per-component sums; the sums of integer
+// coordinates are exact in double, so the result equals the reference's bit for bit.
+namespace {
+
+int32_t find_root(std::vector<int32_t>& parent, int32_t i) {
+  while (parent[i] != i) {
+    parent[i] = parent[parent[i]];  // path halving
+    i = parent[i];
+  }
+  return i;
+}
+
+void unite(std::vector<int32_t>& parent, int32_t a, int32_t b) {
+  a = find_root(parent, a);
+  b = find_root(parent, b);
+  if (a != b) parent[std::max(a, b)] = std::min(a, b);
+}
+
+}  // namespace
+
+torch::Tensor icpe_map(const torch::Tensor& labels, double eps) {
+  TORCH_CHECK(labels.device().is_cpu() && labels.scalar_type() == at::kLong &&
+                  labels.dim() == 3 && labels.is_contiguous(),
+              "labels must be a contiguous int64 CPU tensor (N, H, W)");
+  const int64_t n = labels.size(0), h = labels.size(1), w = labels.size(2), p = h * w;
+  TORCH_CHECK(p < (int64_t{1} << 31), "label map too large for the positional map");
+  auto out = torch::empty({n, 2, h, w}, labels.options().dtype(at::kFloat));
+  const int64_t* lab_all = labels.data_ptr<int64_t>();
+  float* out_all = out.data_ptr<float>();
+  at::parallel_for(0, n, 1, [&](int64_t begin, int64_t end) {
+    std::vector<int32_t> parent(p);
+    for (int64_t ni = begin; ni < end; ++ni) {
+      const int64_t* lab = lab_all + ni * p;
+      for (int64_t i = 0; i < p; ++i) parent[i] = static_cast<int32_t>(i);
+      for (int64_t y = 0; y < h; ++y) {
+        for (int64_t x = 0; x < w; ++x) {
+          const int64_t i = y * w + x;
+          // The neighbours a raster scan has already visited: left, and the row above.
+          if (x > 0 && lab[i - 1] == lab[i]) unite(parent, i, i - 1);
+          if (y > 0) {
+            for (int64_t dx = -1; dx <= 1; ++dx) {
+              const int64_t xx = x + dx;
+              if (xx >= 0 && xx < w && lab[i - w + dx] == lab[i]) unite(parent, i, i - w + dx);
+            }
+          }
+        }
+      }
+      std::vector<double> count(p, 0.0), sum_y(p, 0.0), sum_x(p, 0.0);
+      for (int64_t i = 0; i < p; ++i) {
+        const int32_t r = find_root(parent, i);
+        parent[i] = r;
+        count[r] += 1.0;
+        sum_y[r] += static_cast<double>(i / w);
+        sum_x[r] += static_cast<double>(i % w);
+      }
+      for (int64_t i = 0; i < p; ++i) {
+        if (count[i] > 0) {
+          sum_y[i] /= count[i];  // now the centroid
+          sum_x[i] /= count[i];
+        }
+      }
+      std::vector<double> extent_y(p, 0.0), extent_x(p, 0.0);
+      for (int64_t i = 0; i < p; ++i) {
+        const int32_t r = parent[i];
+        extent_y[r] = std::max(extent_y[r], std::abs(static_cast<double>(i / w) - sum_y[r]));
+        extent_x[r] = std::max(extent_x[r], std::abs(static_cast<double>(i % w) - sum_x[r]));
+      }
+      float* dy = out_all + ni * 2 * p;
+      float* dx = dy + p;
+      for (int64_t i = 0; i < p; ++i) {
+        const int32_t r = parent[i];
+        dy[i] = static_cast<float>((static_cast<double>(i / w) - sum_y[r]) / (extent_y[r] + eps));
+        dx[i] = static_cast<float>((static_cast<double>(i % w) - sum_x[r]) / (extent_x[r] + eps));
+      }
+    }
+  });
+  return out;
+}
+
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("clade_forward", &clade_forward,
         "(x - mean) * invstd * gamma[labels] + beta[labels], fused", py::arg("x"),
@@ -199,4 +430,13 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("clade_backward", &clade_backward, "gradients of clade_forward: (x, gamma, beta)",
         py::arg("grad"), py::arg("x"), py::arg("labels"), py::arg("gamma"), py::arg("mean"),
         py::arg("invstd"), py::arg("batch_stats"), py::arg("need_grad_x"));
+  m.def("class_affine_eval", &class_affine_eval,
+        "x * scale[labels] + shift[labels] (times per-pixel factors for CLADE-ICPE), for "
+        "inference, float32 or bfloat16, NCHW or channels-last",
+        py::arg("x"), py::arg("labels"), py::arg("scale"), py::arg("shift"), py::arg("bias"),
+        py::arg("pixel_scale"), py::arg("pixel_shift"));
+  m.def("icpe_map", &icpe_map,
+        "(N, 2, H, W) offsets of each pixel from its 8-connected class component's centroid, "
+        "per axis divided by the component's largest absolute offset plus eps",
+        py::arg("labels"), py::arg("eps"));
 }
