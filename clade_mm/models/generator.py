@@ -193,7 +193,7 @@ class SemanticGenerator(BaseModule):
             if self.z_channels is not None:
                 if z is None:
                     z = torch.randn(layout.batch_size, self.z_channels, device=labels.device)
-                x = self.fc(z).view(z.shape[0], -1, *latent)
+                x = self.fc(z.to(self.fc.weight.dtype)).view(z.shape[0], -1, *latent)
             else:
                 x = layout.one_hot_at(latent, self.num_classes, labels.device, self.fc.weight.dtype)
                 if self.with_instance_edge:

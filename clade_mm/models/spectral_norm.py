@@ -1,4 +1,6 @@
 """Spectral normalization that scales whichever is smaller, the weight or the output."""
+from typing import Optional
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -31,9 +33,23 @@ class SpectralNormConv2d(nn.Conv2d):
                                                      dim=0, eps=eps))
 
     def sigma(self) -> Tensor:
-        """The largest singular value estimate; updates ``u`` and ``v`` while training."""
-        matrix = self.weight_orig.flatten(1)
-        u, v = self.weight_u, self.weight_v
+        """The largest singular value estimate; updates ``u`` and ``v`` while training.
+
+        In eval mode without gradients it is a constant of the weights: it is kept until they
+        change, so inference does not read every weight twice per forward pass."""
+        if not (self.training or torch.is_grad_enabled() or torch.compiler.is_exporting()):
+            weight, u, v = self.weight_orig, self.weight_u, self.weight_v
+            key = (weight.data_ptr(), weight.dtype, weight._version, u._version, v._version)
+            cached = getattr(self, '_eval_sigma', None)
+            if cached is None or cached[0] != key:
+                # In float32 even for a bfloat16 copy of the layer (see apis/precision.py).
+                cached = self._eval_sigma = (key, self._estimate(torch.float32))
+            return cached[1]
+        return self._estimate()
+
+    def _estimate(self, dtype: Optional[torch.dtype] = None) -> Tensor:
+        matrix = self.weight_orig.flatten(1).to(dtype)
+        u, v = self.weight_u.to(dtype), self.weight_v.to(dtype)
         if self.training:
             with torch.no_grad():
                 v = F.normalize(torch.mv(matrix.t(), u), dim=0, eps=self.eps, out=v)

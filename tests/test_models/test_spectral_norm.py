@@ -31,3 +31,21 @@ def test_same_as_torch_spectral_norm(channels, size, train):
         torch.testing.assert_close(ours.bias.grad, reference.bias.grad, atol=1e-4, rtol=1e-4)
         torch.testing.assert_close(ours.weight_u, reference.weight_u)
         reference.zero_grad(), ours.zero_grad()
+
+
+def test_inference_keeps_sigma_until_the_weights_change():
+    torch.manual_seed(0)
+    reference = nn.utils.spectral_norm(nn.Conv2d(8, 8, 3, padding=1)).eval()
+    ours = SpectralNormConv2d(8, 8, 3, padding=1).eval()
+    ours.load_state_dict(reference.state_dict())
+    x = torch.randn(1, 8, 6, 6)
+    with torch.no_grad():
+        torch.testing.assert_close(ours(x), reference(x), atol=1e-5, rtol=1e-4)
+        kept = ours._eval_sigma[1]
+        assert ours.sigma() is kept  # not estimated again
+        # New weights (a checkpoint loaded, an optimizer step): estimated anew.
+        reference.weight_orig.mul_(3)
+        ours.load_state_dict(reference.state_dict())
+        torch.testing.assert_close(ours(x), reference(x), atol=1e-5, rtol=1e-4)
+        assert ours.sigma() is not kept
+        torch.testing.assert_close(ours.sigma(), 3 * kept)
