@@ -2,6 +2,7 @@
 
     python tools/synthesize.py CONFIG CHECKPOINT INPUT OUTPUT [--style IMAGE] [--seed N]
                                [--num-samples K] [--instances DIR]
+                               [--precision auto|float32|bfloat16]
                                [--cfg-options KEY=VALUE ...]
 
 INPUT is a label map or a folder of them; OUTPUT a folder that receives one image per label map
@@ -16,6 +17,7 @@ import sys
 from PIL import Image
 
 from clade_mm.apis import SemanticSynthesizer, add_cfg_options, load_config
+from clade_mm.apis.precision import PRECISIONS
 from clade_mm.datasets import DatasetError
 
 
@@ -31,12 +33,16 @@ def main():
     parser.add_argument('--instances', help='folder of the instance maps, named as in the '
                         'dataset (the same names; Cityscapes: *_gtFine_instanceIds.png)')
     parser.add_argument('--device', default='cpu')
+    parser.add_argument('--precision', default='auto', choices=PRECISIONS,
+                        help="'auto': bfloat16 where this CPU computes it natively and the "
+                        'images stay within 2 grey levels of float32, else float32; '
+                        "'float32' forces the reference precision")
     add_cfg_options(parser)
     args = parser.parse_args()
 
     try:
         synth = SemanticSynthesizer(load_config(args.config, args.cfg_options), args.checkpoint,
-                                    device=args.device)
+                                    device=args.device, precision=args.precision)
     except (FileNotFoundError, ValueError) as err:  # a checkpoint that does not fit, or none
         sys.exit(f'error: {err}')
     os.makedirs(args.output, exist_ok=True)

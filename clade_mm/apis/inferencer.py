@@ -12,6 +12,7 @@ from ..datasets.image_files import read_image, read_map
 from ..datasets.transforms import (LoadSemanticSample, published_position_map, resize_map,
                                    resize_position)
 from ..datasets.validation import DatasetError, check_label_range, label_ids
+from .precision import GeneratorInference
 
 MAP_SUFFIXES = ('.png', '.bmp', '.tif', '.tiff')
 LabelInput = Union[str, np.ndarray, Sequence[Union[str, np.ndarray]]]
@@ -47,9 +48,14 @@ class SemanticSynthesizer:
         checkpoint: a checkpoint written by training, or ``None`` for the initial weights.
         device: where to run.
         use_ema: take the EMA generator when the checkpoint has one.
+        precision: ``'auto'`` (bfloat16 where this CPU computes it natively and it is exact
+            enough for this model, else float32), ``'float32'`` or ``'bfloat16'``; see
+            :mod:`clade_mm.apis.precision`.
 
     Attributes:
-        generator: the generator in eval mode; ``uses_ema`` says whether it is the EMA copy.
+        generator: the float32 generator in eval mode; ``uses_ema`` says whether it is the EMA
+            copy; ``inference`` runs it (:class:`~clade_mm.apis.precision.GeneratorInference`,
+            whose ``precision`` says which is in use).
 
     Example::
 
@@ -59,7 +65,7 @@ class SemanticSynthesizer:
     """
 
     def __init__(self, config: Union[str, Config], checkpoint: Optional[str] = None,
-                 device: str = 'cpu', use_ema: bool = True):
+                 device: str = 'cpu', use_ema: bool = True, precision: str = 'auto'):
         self.cfg = Config.fromfile(config) if isinstance(config, str) else config
         import clade_mm.models  # noqa: F401  (registers the generator)
         from ..models.generator_weights import generator_state_dict
@@ -79,6 +85,7 @@ class SemanticSynthesizer:
             weights, self.uses_ema = generator_state_dict(state, generator, use_ema, checkpoint)
             generator.load_state_dict(weights, strict=True)
         self.generator = generator.to(device).eval()
+        self.inference = GeneratorInference(self.generator, precision)
         self.device = torch.device(device)
         self.loader = LoadSemanticSample(**_loader_config(self.cfg))
         self.image_size = tuple(self.cfg.get('image_size', ()))
@@ -187,7 +194,7 @@ class SemanticSynthesizer:
                     mu.shape, generator=generator).to(self.device) * torch.exp(0.5 * logvar)
             elif self.generator.z_channels is not None:
                 z = torch.randn(1, self.generator.z_channels, generator=generator).to(self.device)
-            image = self.generator(label_t, inst_t, z, position)[0]
+            image = self.inference(label_t, inst_t, z, position)[0]
             outputs.append(((image.clamp(-1, 1) + 1) * 127.5).round().byte().permute(
                 1, 2, 0).cpu().numpy())
         return outputs
