@@ -6,7 +6,9 @@
 
 const $ = (selector) => document.querySelector(selector);
 const MAX_UNDO = 100;
-const DISPLAY_SIDE = 448; // the canvas is shown enlarged to about this many CSS pixels
+// The canvas and each image are shown enlarged to at most this many CSS pixels, less when the
+// window is too narrow to hold the tools, the canvas and every model's image in one row.
+const DISPLAY_SIDE = 448;
 
 const state = {
   models: [], width: 0, height: 0, classes: [], labels: null, LabelArray: Uint8Array,
@@ -40,8 +42,9 @@ function clearMessage(source) {
 async function readJson(response) {
   try {
     return await response.json();
-  } catch (err) { // a proxy or a crash answered with something else
-    return { error: `HTTP ${response.status} ${response.statusText}` };
+  } catch (err) {
+    if (err.name === 'AbortError') throw err; // a newer request took over while reading
+    return { error: `HTTP ${response.status} ${response.statusText}` }; // not the painter's
   }
 }
 
@@ -91,7 +94,9 @@ function setupCanvas() {
   // RGBA bytes in memory are one little-endian word: 0xAABBGGRR.
   state.colours = Uint32Array.from(state.classes, (c) =>
     ((255 << 24) | (c.colour[2] << 16) | (c.colour[1] << 8) | c.colour[0]) >>> 0);
-  const scale = Math.max(1, Math.min(DISPLAY_SIDE / state.width, DISPLAY_SIDE / state.height));
+  const fits = (window.innerWidth - 300) / (1 + state.models.length) - 24;
+  const side = Math.max(256, Math.min(DISPLAY_SIDE, fits));
+  const scale = Math.max(1, Math.min(side / state.width, side / state.height));
   const root = document.documentElement.style;
   root.setProperty('--display-w', `${Math.round(state.width * scale)}px`);
   root.setProperty('--display-h', `${Math.round(state.height * scale)}px`);
@@ -469,7 +474,8 @@ function setupControls() {
   });
 
   document.addEventListener('keydown', (event) => {
-    if (event.target.closest('input, select, textarea')) return;
+    // Keys typed into a field are the field's; the brush slider keeps the shortcuts.
+    if (event.target.matches('input:not([type=range]), select, textarea')) return;
     const key = event.key.toLowerCase();
     if ((event.ctrlKey || event.metaKey) && key === 'z') {
       event.preventDefault();
