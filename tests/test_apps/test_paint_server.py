@@ -1,7 +1,9 @@
 """The painter's server without a browser: its API against SemanticSynthesizer, its refusals
 of bad input (4xx JSON naming the problem), superseding and concurrency, and the tool."""
 import io
+import os
 import re
+import shutil
 import subprocess
 import sys
 import threading
@@ -320,3 +322,12 @@ def test_the_tool_names_a_missing_checkpoint(tmp_path):
     run = subprocess.run([sys.executable, 'tools/paint.py', config, str(tmp_path / 'none.pth')],
                          cwd=ROOT, capture_output=True, text=True)
     assert run.returncode == 1 and 'none.pth not found' in run.stderr
+
+
+def test_the_tool_says_how_to_make_the_demo_model_when_there_is_none(tmp_path):
+    (tmp_path / 'tools').mkdir()  # a checkout without work_dirs/
+    shutil.copy(os.path.join(ROOT, 'tools/paint.py'), tmp_path / 'tools')
+    run = subprocess.run([sys.executable, 'tools/paint.py'], cwd=tmp_path, capture_output=True,
+                         text=True)
+    assert run.returncode == 1
+    assert 'no trained demo model in work_dirs/demo/clade: `make demo` trains it' in run.stderr
