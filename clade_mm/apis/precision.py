@@ -54,6 +54,15 @@ def bfloat16_copy(generator: nn.Module) -> nn.Module:
     return fast
 
 
+def freeze_for_inference(generator: nn.Module) -> nn.Module:
+    """Let the layers of ``generator`` that keep per-weight caches for inference (spectral
+    norm's sigma, CLADE's folded tables) keep them: its weights are now only read."""
+    for module in generator.modules():
+        if hasattr(module, 'inference_frozen'):
+            module.inference_frozen = True
+    return generator
+
+
 def mean_grey_levels(image: Tensor, reference: Tensor) -> float:
     """Mean absolute difference of two ``[-1, 1]`` images in 8-bit grey levels."""
     return float((image.detach().float() - reference.detach().float()).abs().mean()) * 127.5
@@ -77,7 +86,7 @@ class GeneratorInference:
         if precision not in PRECISIONS:
             raise ValueError(f'precision={precision!r}; choose one of {", ".join(PRECISIONS)}')
         self.capability = capability or cpu_capability()
-        self.float32 = generator.eval()
+        self.float32 = freeze_for_inference(generator.eval())
         on_cpu = next(generator.parameters()).device.type == 'cpu'
         self.channels_last = on_cpu and channels_last_pays(self.capability)
         if self.channels_last:

@@ -89,12 +89,16 @@ class CLADE(ConditionalNorm):
     """
     _abbr_ = 'clade'
     with_position = False
+    # Keep the folded inference tables (set by clade_mm.apis.precision for inference-only
+    # weights; see SpectralNormConv2d.inference_frozen for why not by default).
+    inference_frozen = False
 
     def __init__(self, num_features: int, num_classes: int, param_free_norm: str = 'BN',
                  eps: float = 1e-5, momentum: float = 0.1, with_instance_edge: bool = False):
         super().__init__(num_features, num_classes, param_free_norm, eps, momentum,
                          with_instance_edge)
         self.class_affine = ClassAffine(num_classes, num_features, self.with_position)
+        self._eval_tables = class_norm.EvalTables()
         if with_instance_edge:
             # gamma_e and beta_e as the weight and bias of a 1x1 conv on the edge map.
             self.edge_affine = nn.Conv2d(1, 1, kernel_size=1)
@@ -104,17 +108,16 @@ class CLADE(ConditionalNorm):
         return self.num_features + int(self.with_instance_edge)
 
     def normalize_and_modulate(self, x: Tensor, layout: SemanticLayout) -> Tensor:
-        affine = self.class_affine
         if class_norm.supports_eval(x, self.param_free_norm):
             size, device = x.shape[-2:], x.device
-            labels = layout.labels_at(size, device)
-            factors = (None, None)
-            if self.with_position:
-                # float32 whatever the features' dtype: two values a pixel, shared by all C.
-                position = layout.icpe_at(size, device).float()
-                factors = [f[:, 0] for f in affine.position_factors(position)]
-            out = class_norm.class_affine_eval(x, labels, affine.gamma, affine.beta,
-                                               self.param_free_norm, *factors)
+            affine = self.class_affine
+            convs = (affine.position_gamma, affine.position_beta) if self.with_position \
+                else None
+            tables = self._eval_tables.get(affine.gamma, affine.beta, self.param_free_norm, convs,
+                                           keep=self.inference_frozen)
+            position = layout.icpe_at(size, device) if self.with_position else None
+            out = class_norm.class_affine_eval(x, layout.labels_at(size, device), tables,
+                                               position)
             return self._append_edges(out, layout)
         if self.with_position or not class_norm.supports(x, self.class_affine.gamma,
                                                          self.param_free_norm):

@@ -20,6 +20,9 @@ class SpectralNormConv2d(nn.Conv2d):
 
     Shapes: as ``nn.Conv2d``.
     """
+    # Set by clade_mm.apis.precision for weights that only inference will use. Not by
+    # default: in-place edits through ``.data`` (EMA updates) leave no trace a cache can see.
+    inference_frozen = False
 
     def __init__(self, *args, eps: float = 1e-12, **kwargs):
         super().__init__(*args, **kwargs)
@@ -35,9 +38,11 @@ class SpectralNormConv2d(nn.Conv2d):
     def sigma(self) -> Tensor:
         """The largest singular value estimate; updates ``u`` and ``v`` while training.
 
-        In eval mode without gradients it is a constant of the weights: it is kept until they
-        change, so inference does not read every weight twice per forward pass."""
-        if not (self.training or torch.is_grad_enabled() or torch.compiler.is_exporting()):
+        A layer marked :attr:`inference_frozen` keeps it in eval mode without gradients (it is
+        a constant of the weights then), estimated again only if they are replaced, so that
+        inference does not read every weight twice per forward pass."""
+        if self.inference_frozen and not (self.training or torch.is_grad_enabled() or
+                                          torch.compiler.is_exporting()):
             weight, u, v = self.weight_orig, self.weight_u, self.weight_v
             key = (weight.data_ptr(), weight.dtype, weight._version, u._version, v._version)
             cached = getattr(self, '_eval_sigma', None)

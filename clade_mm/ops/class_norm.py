@@ -16,7 +16,7 @@ Everything these paths do not cover (GPU tensors, other dtypes, autocast while t
 SyncBatchNorm, CLADE-ICPE while training, export with ``torch.export``/``torch.onnx.export``)
 runs the eager formula in :mod:`clade_mm.layers.clade`, which the tests hold these paths to.
 """
-from typing import Optional
+from typing import Optional, Sequence
 
 import torch
 import torch.nn as nn
@@ -62,30 +62,54 @@ def supports_eval(x: Tensor, norm: nn.Module) -> bool:
         norm.running_mean is not None
 
 
-def class_affine_eval(x: Tensor, labels: Tensor, gamma: Tensor, beta: Tensor, norm: nn.Module,
-                      pixel_scale: Optional[Tensor] = None,
-                      pixel_shift: Optional[Tensor] = None) -> Tensor:
-    """``norm(x) * gamma[labels] * pixel_scale + beta[labels] * pixel_shift`` in one pass, for
-    inference (see :func:`supports_eval`); without the per-pixel factors, plain CLADE.
+class EvalTables:
+    """The folded tables of :func:`class_affine_eval` for one layer. With ``keep`` they are
+    kept and computed again only when one of their tensors is replaced (a loaded checkpoint):
+    for weights that only inference uses, as a generator's tables hold millions of entries."""
+
+    def __init__(self):
+        self._key, self._tables = None, None
+
+    def get(self, gamma: Tensor, beta: Tensor, norm: nn.Module,
+            position_convs: Optional[Sequence[nn.Conv2d]] = None, keep: bool = False) -> tuple:
+        """``(scale, shift, bias, position_weights)``; the last two ``None`` without
+        ``position_convs`` (CLADE-ICPE's two 1x1 convs)."""
+        sources = [gamma, beta, norm.running_mean, norm.running_var]
+        for conv in position_convs or ():
+            sources += [conv.weight, conv.bias]
+        key = tuple((t.data_ptr(), t._version, t.dtype) for t in sources) + (norm.eps,)
+        if not keep or key != self._key:
+            invstd = torch.rsqrt(norm.running_var.float() + norm.eps)
+            scale = (gamma.float() * invstd).contiguous()
+            centre = -norm.running_mean.float() * scale
+            if position_convs is None:
+                self._tables = scale, (centre + beta.float()).contiguous(), None, None
+            else:
+                weights = torch.cat([torch.cat([conv.weight.flatten(), conv.bias]).float()
+                                     for conv in position_convs])
+                self._tables = scale, centre.contiguous(), beta.float().contiguous(), weights
+            self._key = key
+        return self._tables
+
+
+def class_affine_eval(x: Tensor, labels: Tensor, tables: tuple,
+                      position: Optional[Tensor] = None) -> Tensor:
+    """``norm(x) * gamma[labels] + beta[labels]`` in one pass for inference (see
+    :func:`supports_eval`), or CLADE-ICPE's ``norm(x) * gamma[labels] * (1 + conv_g(position))
+    + beta[labels] * (1 + conv_b(position))``.
 
     Args:
         x: ``(N, C, H, W)`` float32 or bfloat16 CPU features, NCHW or channels-last; the
             result has the same dtype and layout.
         labels: ``(N, H, W)`` int64 class ids at the features' size, validated by the caller.
-        gamma, beta: ``(N_c, C)`` class-wise tables.
-        norm: the parameter-free BatchNorm2d in eval mode whose running averages are used.
-        pixel_scale, pixel_shift: ``(N, H, W)`` factors of CLADE-ICPE, or both ``None``.
+        tables: :meth:`EvalTables.get` of the layer's ``gamma``, ``beta`` ``(N_c, C)``, its
+            eval-mode parameter-free BatchNorm2d and, for CLADE-ICPE, its positional convs.
+        position: ``(N, 2, H, W)`` ICPE map at the features' size, for CLADE-ICPE.
     """
-    invstd = torch.rsqrt(norm.running_var.float() + norm.eps)
-    scale = gamma.float() * invstd
-    centre = -norm.running_mean.float() * scale
-    labels = labels.contiguous()
-    if pixel_scale is None:
-        return _ext.class_affine_eval(x, labels, scale, (centre + beta.float()).contiguous(),
-                                      None, None, None)
-    return _ext.class_affine_eval(x, labels, scale, centre.contiguous(),
-                                  beta.float().contiguous(), pixel_scale.float().contiguous(),
-                                  pixel_shift.float().contiguous())
+    scale, shift, bias, weights = tables
+    if position is not None:
+        position = position.float().contiguous()
+    return _ext.class_affine_eval(x, labels.contiguous(), scale, shift, bias, position, weights)
 
 
 def _statistics(x: Tensor, norm: nn.Module):

@@ -40,10 +40,15 @@ def test_inference_keeps_sigma_until_the_weights_change():
     ours.load_state_dict(reference.state_dict())
     x = torch.randn(1, 8, 6, 6)
     with torch.no_grad():
+        # Not frozen: an EMA-style edit through .data, invisible to version counters, counts.
+        ours.weight_orig.data.mul_(2)
+        reference.weight_orig.data.mul_(2)
+        torch.testing.assert_close(ours(x), reference(x), atol=1e-5, rtol=1e-4)
+        ours.inference_frozen = True
         torch.testing.assert_close(ours(x), reference(x), atol=1e-5, rtol=1e-4)
         kept = ours._eval_sigma[1]
         assert ours.sigma() is kept  # not estimated again
-        # New weights (a checkpoint loaded, an optimizer step): estimated anew.
+        # New weights (a checkpoint loaded): estimated anew.
         reference.weight_orig.mul_(3)
         ours.load_state_dict(reference.state_dict())
         torch.testing.assert_close(ours(x), reference(x), atol=1e-5, rtol=1e-4)

@@ -188,3 +188,19 @@ def test_inference_path_only_without_gradients_and_with_running_statistics():
         assert not class_norm.supports_eval(x, torch.nn.InstanceNorm2d(4).eval())
         assert not class_norm.supports_eval(x.permute(0, 1, 3, 2), norm.eval())
     assert not class_norm.supports_eval(x, norm)  # gradients are recorded
+
+
+def test_inference_tables_follow_the_weights_unless_frozen():
+    layer, twin = eval_twins(CLADE)
+    x, labels = torch.randn(2, 12, 8, 9), blocky(2, 8, 9, 6, seed=5)
+    with torch.no_grad(), semantic_layout(labels):
+        before = layer(x)
+        layer.class_affine.gamma.data.mul_(2)  # as an EMA update edits its copy
+        twin.class_affine.gamma.data.mul_(2)
+        changed = layer(x)
+        assert not torch.allclose(changed, before)
+        layer.inference_frozen = True
+        torch.testing.assert_close(layer(x), changed)
+        twin.class_affine.gamma.mul_(0.5)
+        layer.load_state_dict(twin.state_dict())  # a checkpoint: the tables follow
+        torch.testing.assert_close(layer(x), before)

@@ -199,11 +199,20 @@ std::vector<torch::Tensor> clade_backward(const torch::Tensor& grad, const torch
 // into one class-wise affine map, and CLADE-ICPE adds two per-pixel factors:
 //
 //   CLADE:       out = x * scale[label] + shift[label]
-//   CLADE-ICPE:  out = (x * scale[label] + shift[label]) * pixel_scale + bias[label] * pixel_shift
+//   CLADE-ICPE:  out = (x * scale[label] + shift[label]) * fg + bias[label] * fb,
+//                fg = 1 + wg . (dy, dx) + bg,  fb = 1 + wb . (dy, dx) + bb  (its 1x1 convs)
 //
 // x and out are float32 or bfloat16, laid out NCHW or channels-last (the layout of the fastest
-// convolutions on many CPUs); the tables and the per-pixel factors stay float32, and every
-// product is computed in float32, so bfloat16 rounds once, on the store.
+// convolutions on many CPUs); tables, positions and every product are float32, so bfloat16
+// rounds once, on the store. The loops are compiled for several instruction sets and the
+// widest one the CPU reports runs (target_clones), as the wheel is built for any x86-64.
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+#define CLADE_CPU_CLONES \
+  __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define CLADE_CPU_CLONES
+#endif
+
 namespace {
 
 inline float load(float v) { return v; }
@@ -222,77 +231,94 @@ inline void store(at::BFloat16* dst, float v) {
   dst->x = static_cast<uint16_t>((bits & 0x7FFFFFFFu) > 0x7F800000u ? 0x7FC0u : rounded);
 }
 
-struct EvalTables {
-  const float *scale, *shift, *bias;      // (K, C); bias only with per-pixel factors
-  const float *pixel_scale, *pixel_shift;  // (N * P) or null
+struct EvalArgs {
+  int64_t c, p;                        // channels, pixels per map
+  const int64_t* labels;               // (N * P)
+  const float *scale, *shift, *bias;   // (K, C); bias only with positions
+  const float* position;               // (N, 2, P) or null
+  float wg0, wg1, bg, wb0, wb1, bb;    // ICPE's two 1x1 convs
 };
 
-// One pixel's channels of a channels-last map: the tables' rows are contiguous too.
-template <typename T, bool kPixelFactors>
-inline void affine_channels(const T* __restrict__ x, T* __restrict__ out, int64_t c,
-                            const float* __restrict__ scale, const float* __restrict__ shift,
-                            const float* __restrict__ bias, float ps, float pb) {
-  for (int64_t ci = 0; ci < c; ++ci) {
-    float v = load(x[ci]) * scale[ci] + shift[ci];
-    if (kPixelFactors) v = v * ps + bias[ci] * pb;
-    store(out + ci, v);
+// Pixels [begin, end) of a channels-last map: each pixel's channels are contiguous, and so
+// are the rows of the tables.
+template <typename T, bool kPosition>
+CLADE_CPU_CLONES void eval_pixels(const T* __restrict__ x, T* __restrict__ out,
+                                  const EvalArgs& a, int64_t begin, int64_t end) {
+  const int64_t c = a.c;
+  for (int64_t pix = begin; pix < end; ++pix) {
+    const int64_t row = a.labels[pix] * c;
+    const float* __restrict__ scale = a.scale + row;
+    const float* __restrict__ shift = a.shift + row;
+    const T* __restrict__ xp = x + pix * c;
+    T* __restrict__ op = out + pix * c;
+    if (kPosition) {
+      const int64_t ni = pix / a.p, pi = pix % a.p;
+      const float dy = a.position[(2 * ni) * a.p + pi], dx = a.position[(2 * ni + 1) * a.p + pi];
+      const float fg = 1.f + a.wg0 * dy + a.wg1 * dx + a.bg;
+      const float fb = 1.f + a.wb0 * dy + a.wb1 * dx + a.bb;
+      const float* __restrict__ bias = a.bias + row;
+      for (int64_t ci = 0; ci < c; ++ci) {
+        store(op + ci, (load(xp[ci]) * scale[ci] + shift[ci]) * fg + bias[ci] * fb);
+      }
+    } else {
+      for (int64_t ci = 0; ci < c; ++ci) store(op + ci, load(xp[ci]) * scale[ci] + shift[ci]);
+    }
   }
 }
 
-template <typename T, bool kPixelFactors>
-void eval_channels_last(const T* x, T* out, const int64_t* labels, const EvalTables& t,
-                        int64_t n, int64_t c, int64_t p) {
-  const int64_t grain = std::max<int64_t>(1, 16384 / std::max<int64_t>(c, 1));
-  at::parallel_for(0, n * p, grain, [&](int64_t begin, int64_t end) {
-    for (int64_t pix = begin; pix < end; ++pix) {
-      const int64_t row = labels[pix] * c;
-      affine_channels<T, kPixelFactors>(
-          x + pix * c, out + pix * c, c, t.scale + row, t.shift + row,
-          kPixelFactors ? t.bias + row : nullptr, kPixelFactors ? t.pixel_scale[pix] : 1.f,
-          kPixelFactors ? t.pixel_shift[pix] : 0.f);
-    }
-  });
-}
-
-template <typename T, bool kPixelFactors>
-void eval_channels_first(const T* x, T* out, const torch::Tensor& labels, const EvalTables& t,
-                         int64_t n, int64_t c, int64_t p) {
-  const auto runs = find_runs(labels, n, p);
-  const int64_t grain = std::max<int64_t>(1, 16384 / std::max<int64_t>(p, 1));
-  at::parallel_for(0, n * c, grain, [&](int64_t begin, int64_t end) {
-    for (int64_t task = begin; task < end; ++task) {
-      const int64_t ni = task / c, ci = task % c;
-      const T* __restrict__ x_row = x + task * p;
-      T* __restrict__ o_row = out + task * p;
-      const float* __restrict__ ps = kPixelFactors ? t.pixel_scale + ni * p : nullptr;
-      const float* __restrict__ pb = kPixelFactors ? t.pixel_shift + ni * p : nullptr;
-      for (const Run& run : runs[ni]) {
-        const float a = t.scale[run.label * c + ci], b = t.shift[run.label * c + ci];
-        const float bias = kPixelFactors ? t.bias[run.label * c + ci] : 0.f;
+// Maps [begin, end) of (sample, channel) of an NCHW map, along the label runs of its sample.
+template <typename T, bool kPosition>
+CLADE_CPU_CLONES void eval_maps(const T* __restrict__ x, T* __restrict__ out,
+                                const EvalArgs& a, const std::vector<std::vector<Run>>& runs,
+                                int64_t begin, int64_t end) {
+  for (int64_t task = begin; task < end; ++task) {
+    const int64_t ni = task / a.c, ci = task % a.c;
+    const T* __restrict__ x_row = x + task * a.p;
+    T* __restrict__ o_row = out + task * a.p;
+    const float* __restrict__ dy = kPosition ? a.position + 2 * ni * a.p : nullptr;
+    const float* __restrict__ dx = kPosition ? dy + a.p : nullptr;
+    for (const Run& run : runs[ni]) {
+      const float s = a.scale[run.label * a.c + ci], b = a.shift[run.label * a.c + ci];
+      if (kPosition) {
+        const float bias = a.bias[run.label * a.c + ci];
         for (int64_t pi = run.begin; pi < run.end; ++pi) {
-          float v = load(x_row[pi]) * a + b;
-          if (kPixelFactors) v = v * ps[pi] + bias * pb[pi];
-          store(o_row + pi, v);
+          const float fg = 1.f + a.wg0 * dy[pi] + a.wg1 * dx[pi] + a.bg;
+          const float fb = 1.f + a.wb0 * dy[pi] + a.wb1 * dx[pi] + a.bb;
+          store(o_row + pi, (load(x_row[pi]) * s + b) * fg + bias * fb);
+        }
+      } else {
+        for (int64_t pi = run.begin; pi < run.end; ++pi) {
+          store(o_row + pi, load(x_row[pi]) * s + b);
         }
       }
     }
-  });
+  }
+}
+
+template <typename T, bool kPosition>
+void eval_run(const torch::Tensor& x, torch::Tensor& out, const torch::Tensor& labels,
+              const EvalArgs& a, bool channels_last, int64_t n) {
+  const T* x_ptr = x.data_ptr<T>();
+  T* o_ptr = out.data_ptr<T>();
+  if (channels_last) {
+    const int64_t grain = std::max<int64_t>(1, 16384 / std::max<int64_t>(a.c, 1));
+    at::parallel_for(0, n * a.p, grain, [&](int64_t begin, int64_t end) {
+      eval_pixels<T, kPosition>(x_ptr, o_ptr, a, begin, end);
+    });
+  } else {
+    const auto runs = find_runs(labels, n, a.p);
+    const int64_t grain = std::max<int64_t>(1, 16384 / std::max<int64_t>(a.p, 1));
+    at::parallel_for(0, n * a.c, grain, [&](int64_t begin, int64_t end) {
+      eval_maps<T, kPosition>(x_ptr, o_ptr, a, runs, begin, end);
+    });
+  }
 }
 
 template <typename T>
 void eval_dispatch(const torch::Tensor& x, torch::Tensor& out, const torch::Tensor& labels,
-                   const EvalTables& t, bool channels_last, int64_t n, int64_t c, int64_t p) {
-  const T* x_ptr = x.data_ptr<T>();
-  T* o_ptr = out.data_ptr<T>();
-  const bool pixel = t.pixel_scale != nullptr;
-  if (channels_last) {
-    const int64_t* lab = labels.data_ptr<int64_t>();
-    pixel ? eval_channels_last<T, true>(x_ptr, o_ptr, lab, t, n, c, p)
-          : eval_channels_last<T, false>(x_ptr, o_ptr, lab, t, n, c, p);
-  } else {
-    pixel ? eval_channels_first<T, true>(x_ptr, o_ptr, labels, t, n, c, p)
-          : eval_channels_first<T, false>(x_ptr, o_ptr, labels, t, n, c, p);
-  }
+                   const EvalArgs& a, bool channels_last, int64_t n) {
+  a.position ? eval_run<T, true>(x, out, labels, a, channels_last, n)
+             : eval_run<T, false>(x, out, labels, a, channels_last, n);
 }
 
 }  // namespace
@@ -300,8 +326,8 @@ void eval_dispatch(const torch::Tensor& x, torch::Tensor& out, const torch::Tens
 torch::Tensor class_affine_eval(const torch::Tensor& x, const torch::Tensor& labels,
                                 const torch::Tensor& scale, const torch::Tensor& shift,
                                 const c10::optional<torch::Tensor>& bias,
-                                const c10::optional<torch::Tensor>& pixel_scale,
-                                const c10::optional<torch::Tensor>& pixel_shift) {
+                                const c10::optional<torch::Tensor>& position,
+                                const c10::optional<torch::Tensor>& position_weights) {
   TORCH_CHECK(x.device().is_cpu() && x.dim() == 4 &&
                   (x.scalar_type() == at::kFloat || x.scalar_type() == at::kBFloat16),
               "x must be a float32 or bfloat16 CPU tensor (N, C, H, W)");
@@ -317,24 +343,26 @@ torch::Tensor class_affine_eval(const torch::Tensor& x, const torch::Tensor& lab
            table.size(1) == c && table.size(0) == scale.size(0);
   };
   TORCH_CHECK(table_ok(scale) && table_ok(shift), "scale and shift must be float32 (K, C)");
-  EvalTables t{scale.data_ptr<float>(), shift.data_ptr<float>(), nullptr, nullptr, nullptr};
-  if (pixel_scale.has_value()) {
-    TORCH_CHECK(bias.has_value() && pixel_shift.has_value() && table_ok(*bias),
-                "per-pixel factors need bias (K, C) and both pixel_scale and pixel_shift");
-    for (const auto* factor : {&*pixel_scale, &*pixel_shift}) {
-      TORCH_CHECK(factor->scalar_type() == at::kFloat && factor->is_contiguous() &&
-                      factor->numel() == n * p,
-                  "pixel_scale and pixel_shift must be contiguous float32 (N, H, W)");
-    }
-    t.bias = bias->data_ptr<float>();
-    t.pixel_scale = pixel_scale->data_ptr<float>();
-    t.pixel_shift = pixel_shift->data_ptr<float>();
+  EvalArgs a{c, p, labels.data_ptr<int64_t>(), scale.data_ptr<float>(), shift.data_ptr<float>(),
+             nullptr, nullptr, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f};
+  if (position.has_value()) {
+    TORCH_CHECK(bias.has_value() && table_ok(*bias) && position_weights.has_value(),
+                "positions need bias (K, C) and position_weights");
+    TORCH_CHECK(position->scalar_type() == at::kFloat && position->is_contiguous() &&
+                    position->numel() == 2 * n * p,
+                "position must be contiguous float32 (N, 2, H, W)");
+    const auto w = position_weights->to(at::kFloat).contiguous();
+    TORCH_CHECK(w.numel() == 6, "position_weights must hold (wg_dy, wg_dx, bg, wb_dy, wb_dx, bb)");
+    const float* wp = w.data_ptr<float>();
+    a.bias = bias->data_ptr<float>();
+    a.position = position->data_ptr<float>();
+    a.wg0 = wp[0], a.wg1 = wp[1], a.bg = wp[2], a.wb0 = wp[3], a.wb1 = wp[4], a.bb = wp[5];
   }
   auto out = torch::empty_like(x);  // keeps x's memory format
   if (x.scalar_type() == at::kFloat) {
-    eval_dispatch<float>(x, out, labels, t, channels_last, n, c, p);
+    eval_dispatch<float>(x, out, labels, a, channels_last, n);
   } else {
-    eval_dispatch<at::BFloat16>(x, out, labels, t, channels_last, n, c, p);
+    eval_dispatch<at::BFloat16>(x, out, labels, a, channels_last, n);
   }
   return out;
 }
@@ -431,10 +459,10 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
         py::arg("grad"), py::arg("x"), py::arg("labels"), py::arg("gamma"), py::arg("mean"),
         py::arg("invstd"), py::arg("batch_stats"), py::arg("need_grad_x"));
   m.def("class_affine_eval", &class_affine_eval,
-        "x * scale[labels] + shift[labels] (times per-pixel factors for CLADE-ICPE), for "
+        "x * scale[labels] + shift[labels] (with CLADE-ICPE's positional factors), for "
         "inference, float32 or bfloat16, NCHW or channels-last",
         py::arg("x"), py::arg("labels"), py::arg("scale"), py::arg("shift"), py::arg("bias"),
-        py::arg("pixel_scale"), py::arg("pixel_shift"));
+        py::arg("position"), py::arg("position_weights"));
   m.def("icpe_map", &icpe_map,
         "(N, 2, H, W) offsets of each pixel from its 8-connected class component's centroid, "
         "per axis divided by the component's largest absolute offset plus eps",
