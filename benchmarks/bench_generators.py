@@ -1,15 +1,23 @@
 """SPADE vs CLADE vs CLADE-ICPE vs a plain-BN generator: speed and peak memory, side by side.
 
-1. Generator forward (inference) at 256x256, 151 classes, batch 1, ngf 64: the generators are
-   timed interleaved in one process, so machine noise hits all alike.
+1. Generator inference at 256x256, 151 classes, batch 1, ngf 64, every generator in each
+   layout and precision this CPU offers: float32 NCHW, float32 channels-last, and bfloat16
+   channels-last where the CPU computes bfloat16 natively; ``default`` is the one
+   ``SemanticSynthesizer`` runs (:mod:`clade_mm.apis.precision`, chosen from the CPU). With
+   ``--published-code DIR`` (a checkout of the published CLADE repository) its CLADE and
+   CLADE-ICPE generators run too, as that code runs them (float32 NCHW, one-hot input, ICPE
+   maps precomputed). All are timed interleaved in one process, so machine noise hits all
+   alike, and the ratios the project holds itself to are printed at the end.
 2. One training step (D step + G step of SemanticGAN) at a smaller size (default 128x128).
 3. Peak training memory: each generator in a fresh child process, the peak resident set size
    of a steady-state training step above what the imported libraries hold (model, gradients,
    optimizer state, activations), and the growth over the step itself.
 
-    python benchmarks/bench_generators.py [--repeats 5] [--train-size 128] [--memory-size 256]
+    python benchmarks/bench_generators.py [--repeats 5] [--published-code DIR]
+                                          [--train-size 128] [--memory-size 256]
 """
 import argparse
+import copy
 import json
 import os
 import statistics
@@ -18,6 +26,11 @@ import sys
 import time
 
 import torch
+
+from clade_mm.ops.cpu import cpu_capability
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)  # benchmarks.published_clade, when run as a script
 
 FUSED_ADAM = True  # as configs/_base_/schedules/two_time_scale_adam.py
 NORMS = {'SPADE': dict(type='SPADE'), 'CLADE': dict(type='CLADE'),
@@ -106,14 +119,82 @@ def step_peak_memory(norm, num_classes, size):
 
 def measure_memory(norm, num_classes, size):
     """:func:`step_peak_memory` in a fresh process, so the generators do not share a heap."""
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     code = ('import benchmarks.bench_generators as b\n'
             'b.quiet_logs()\n'
             f'print(*b.step_peak_memory({norm!r}, {num_classes}, {size}))\n')
     out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
-                         check=True, cwd=root)
+                         check=True, cwd=ROOT)
     peak, growth = out.stdout.strip().splitlines()[-1].split()
     return float(peak), float(growth)
+
+
+def fastest(times, norm):
+    return min(t for name, t in times.items() if name.startswith(norm + ' '))
+
+
+def default_configuration(capability):
+    """The configuration ``SemanticSynthesizer`` runs on this CPU (precision ``'auto'``) for a
+    model whose bfloat16 images pass its float32 check, as trained ones do
+    (``benchmarks/bench_precision.py``); random weights, timed here, need not."""
+    from clade_mm.apis.precision import channels_last_pays
+    precision = 'bfloat16' if capability.native_bfloat16 else 'float32'
+    return f'{precision} {"channels-last" if channels_last_pays(capability) else "NCHW"}'
+
+
+def inference_runners(norm, num_classes, capability):
+    """``{'NORM configuration': callable(labels)}``: each layout and precision the CPU offers,
+    through the same code as ``SemanticSynthesizer`` (weights frozen for inference)."""
+    from clade_mm.apis.precision import GeneratorInference, freeze_for_inference
+    generator = freeze_for_inference(build_gan(norm, num_classes).generator.eval())
+    runners = {f'{norm} float32 NCHW': copy.deepcopy(generator)}
+    runners[f'{norm} float32 channels-last'] = GeneratorInference(
+        copy.deepcopy(generator), 'float32', capability)
+    if capability.native_bfloat16:
+        runners[f'{norm} bfloat16 channels-last'] = GeneratorInference(
+            copy.deepcopy(generator), 'bfloat16', capability)
+    return runners
+
+
+def time_inference(args):
+    """Median inference times of every configuration, interleaved; prints the table."""
+    from clade_mm.layers import icpe_map
+    capability = cpu_capability()
+    labels = blocky_labels(args.classes, args.size, args.size)
+    runners = {}
+    for norm in ('BN', 'CLADE', 'CLADE-ICPE', 'SPADE'):
+        runners.update(inference_runners(norm, args.classes, capability))
+    if args.published_code:
+        from benchmarks.published_clade import build_published_generator, one_hot
+        positions = icpe_map(labels)  # the published pipeline computes them offline
+        for name, icpe in (('published CLADE', False), ('published CLADE-ICPE', True)):
+            published = build_published_generator(args.published_code, args.classes,
+                                                   args.size, icpe)
+            runners[name] = (lambda g, icpe: lambda labels: g(
+                one_hot(labels, args.classes), input_dist=positions if icpe else None))(
+                    published, icpe)
+    times = {name: [] for name in runners}
+    with torch.no_grad():
+        for run in runners.values():
+            run(labels)  # warm-up
+        for _ in range(args.repeats):
+            for name, run in runners.items():
+                start = time.perf_counter()
+                run(labels)
+                times[name].append(time.perf_counter() - start)
+    fwd = {name: statistics.median(t) for name, t in times.items()}
+    default = default_configuration(capability)
+    print(f'CPU: {capability}')
+    print(f'Generator inference, {args.size}x{args.size}, {args.classes} classes, batch 1, '
+          f'median of {args.repeats} (SemanticSynthesizer runs {default} on this CPU):')
+    bn = fastest(fwd, 'BN')
+    for name, t in fwd.items():
+        print(f'  {name:<34} {t:7.3f} s   this/fastest BN {t / bn:5.2f}x')
+    if not args.published_code:
+        print('  (the published CLADE code was not timed: pass --published-code DIR, a '
+              'checkout of its repository)')
+    for norm in ('BN', 'CLADE', 'CLADE-ICPE', 'SPADE'):
+        fwd[f'{norm} default'] = fwd[f'{norm} {default}']
+    return fwd
 
 
 def main():
@@ -121,6 +202,9 @@ def main():
     parser.add_argument('--repeats', type=int, default=5)
     parser.add_argument('--classes', type=int, default=151)
     parser.add_argument('--size', type=int, default=256)
+    parser.add_argument('--published-code', metavar='DIR',
+                        help='a checkout of the published CLADE repository, to time its '
+                        'generators beside ours')
     parser.add_argument('--train-size', type=int, default=128)
     parser.add_argument('--memory-size', type=int, default=256,
                         help='image size of the memory measurement (at 128x128 weights and '
@@ -130,25 +214,8 @@ def main():
     torch.manual_seed(0)
     print(f'{torch.get_num_threads()} threads, {args.classes} classes, batch 1\n')
 
-    # 1. inference forward, interleaved
-    generators = {name: build_gan(name, args.classes).generator.eval() for name in NORMS}
-    labels = blocky_labels(args.classes, args.size, args.size)
-    times = {name: [] for name in NORMS}
-    with torch.no_grad():
-        for gen in generators.values():
-            gen(labels)  # warm-up
-        for _ in range(args.repeats):
-            for name, gen in generators.items():
-                start = time.perf_counter()
-                gen(labels)
-                times[name].append(time.perf_counter() - start)
-    fwd = {name: statistics.median(t) for name, t in times.items()}
-    print(f'Generator forward, {args.size}x{args.size} (median of {args.repeats}):')
-    for name, t in fwd.items():
-        print(f'  {name:<11} {t:7.3f} s   SPADE/this {fwd["SPADE"] / t:5.2f}x   '
-              f'this/BN {t / fwd["BN"]:5.2f}x')
-    del generators
-
+    # 1. inference, interleaved
+    fwd = time_inference(args)
     # 2. one training step (G + D), interleaved
     steps = {name: train_step_fn(build_gan(name, args.classes), args.classes,
                                  args.train_size) for name in ('SPADE', 'CLADE', 'BN')}
@@ -175,14 +242,28 @@ def main():
         print(f'  {name:<11} {peak:8.0f} MB  this/SPADE {peak / memory["SPADE"][0]:5.2f}x   '
               f'growth {growth:7.0f} MB  this/SPADE {growth / memory["SPADE"][1]:5.2f}x')
 
-    summary = dict(
-        forward_clade_speedup_vs_spade=fwd['SPADE'] / fwd['CLADE'],
-        forward_clade_vs_bn=fwd['CLADE'] / fwd['BN'],
-        train_clade_speedup_vs_spade=train['SPADE'] / train['CLADE'],
-        peak_memory_clade_vs_spade=memory['CLADE'][0] / memory['SPADE'][0],
-        step_memory_growth_clade_vs_spade=memory['CLADE'][1] / memory['SPADE'][1])
-    print('\n' + json.dumps({k: round(v, 3) for k, v in summary.items()}))
-
+    ratios = [  # (what, value, target)
+        ('inference, CLADE default / fastest BN', fwd['CLADE default'] / fastest(fwd, 'BN'),
+         '<= 1.10'),
+        ('inference, CLADE-ICPE default / CLADE default',
+         fwd['CLADE-ICPE default'] / fwd['CLADE default'], '<= 1.10'),
+        ('inference, SPADE / CLADE, default', fwd['SPADE default'] / fwd['CLADE default'],
+         '>= 3.8'),
+        ('inference, SPADE / CLADE, float32 NCHW',
+         fwd['SPADE float32 NCHW'] / fwd['CLADE float32 NCHW'], '>= 3.8'),
+        ('training step, SPADE / CLADE', train['SPADE'] / train['CLADE'], ''),
+        ('peak training memory, CLADE / SPADE', memory['CLADE'][0] / memory['SPADE'][0], ''),
+        ('step memory growth, CLADE / SPADE', memory['CLADE'][1] / memory['SPADE'][1], '')]
+    if 'published CLADE' in fwd:
+        ratios[2:2] = [
+            ('inference, published CLADE / CLADE default',
+             fwd['published CLADE'] / fwd['CLADE default'], '>= 2.5'),
+            ('inference, published CLADE-ICPE / CLADE-ICPE default',
+             fwd['published CLADE-ICPE'] / fwd['CLADE-ICPE default'], '')]
+    print(f'\nRatios (CPU: {cpu_capability()}):')
+    for what, value, target in ratios:
+        print(f'  {what:<52} {value:6.2f}x' + (f'   target {target}' if target else ''))
+    print('\n' + json.dumps({what: round(value, 3) for what, value, _ in ratios}))
 
 if __name__ == '__main__':
     main()

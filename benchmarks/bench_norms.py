@@ -2,9 +2,11 @@
 
 Every layer runs on the feature shapes the norms of the SPADE/CLADE generator see at 256x256
 with ngf=64 (ADE20k: 151 classes), batch 1, measured interleaved in one run so that machine
-noise hits all of them alike. Printed: per-shape median times and ratios to BatchNorm2d, then
-the ratio of the summed times (forward, and forward + backward), and the one-off cost of
-deriving the layout's maps, which a generator pays once per forward for all its norms.
+noise hits all of them alike. ``fwd`` is inference (eval mode, running statistics, no
+gradients: the path a trained generator takes), ``fwd+bwd`` a training step's (batch
+statistics). Printed: the CPU capability, per-shape median times and ratios to BatchNorm2d,
+then the ratio of the summed times, and the one-off cost of deriving the layout's maps, which
+a generator pays once per forward for all its norms.
 
     python benchmarks/bench_norms.py [--repeats 15] [--classes 151] [--size 256]
 """
@@ -16,6 +18,7 @@ import torch
 import torch.nn as nn
 
 from clade_mm.layers import CLADE, CLADEICPE, SPADE, SemanticLayout
+from clade_mm.ops.cpu import cpu_capability
 
 # (channels, downsampling factor from the image size) of every conditional norm in the
 # generator ('normal' upsampling, ngf 64): head_0, middle_0/1, then up_0..up_3 with their
@@ -84,10 +87,12 @@ def main():
         for _ in range(args.repeats):
             for name, layer in layers.items():  # interleaved: noise hits all alike
                 def forward():
+                    layer.eval()
                     with torch.no_grad():
                         layer(x) if name == 'BatchNorm2d' else layer(x, layout=layout)
 
                 def forward_backward():
+                    layer.train()
                     xg = x.detach().requires_grad_()
                     out = layer(xg) if name == 'BatchNorm2d' else layer(xg, layout=layout)
                     out.sum().backward()
@@ -96,8 +101,9 @@ def main():
                 times[(name, shape, 'fwd+bwd')].append(time_call(forward_backward, warmup=1))
 
     median = {k: statistics.median(v) for k, v in times.items()}
-    print(f'{args.classes} classes, {args.size}x{args.size} labels, batch 1, '
-          f'{torch.get_num_threads()} threads, median of {args.repeats}\n')
+    print(f'CPU: {cpu_capability()}')
+    print(f'{args.classes} classes, {args.size}x{args.size} labels, batch 1, float32 NCHW, '
+          f'median of {args.repeats}\n')
     header = f'{"C x H x W":>16} {"mode":>8} {"BN ms":>8}' + ''.join(
         f'{name + " x":>14}' for name in makers if name != 'BatchNorm2d')
     print(header)
