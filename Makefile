@@ -15,9 +15,10 @@ test: setup
 	bash tools/setup_browser.sh
 	$(PY) -m pytest tests
 
+# PUBLISHED_CODE=DIR (a checkout of the published CLADE repository) times its generators too.
 bench: setup
 	$(PY) benchmarks/bench_norms.py
-	$(PY) benchmarks/bench_generators.py
+	$(PY) benchmarks/bench_generators.py $(if $(PUBLISHED_CODE),--published-code $(PUBLISHED_CODE))
 
 # The painter (tools/paint.py) on http://127.0.0.1:8765/ with the demo's CLADE; on a fresh clone
 # it trains the demo's models first (`make demo`). Other models: make paint PAINT_ARGS="CONFIG
