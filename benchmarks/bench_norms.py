@@ -3,8 +3,8 @@
 Every layer runs on the feature shapes the norms of the SPADE/CLADE generator see at 256x256
 with ngf=64 (ADE20k: 151 classes), batch 1, measured interleaved in one run so that machine
 noise hits all of them alike. ``fwd`` is inference (eval mode, running statistics, no
-gradients: the path a trained generator takes), ``fwd+bwd`` a training step's (batch
-statistics). Printed: the CPU capability, per-shape median times and ratios to BatchNorm2d,
+gradients, weights frozen: the path ``SemanticSynthesizer`` takes), ``fwd+bwd`` a training
+step's (batch statistics). Printed: the CPU capability, per-shape median times and ratios to BatchNorm2d,
 then the ratio of the summed times, and the one-off cost of deriving the layout's maps, which
 a generator pays once per forward for all its norms.
 
@@ -17,6 +17,7 @@ import time
 import torch
 import torch.nn as nn
 
+from clade_mm.apis.precision import freeze_for_inference
 from clade_mm.layers import CLADE, CLADEICPE, SPADE, SemanticLayout
 from clade_mm.ops.cpu import cpu_capability
 
@@ -83,7 +84,8 @@ def main():
         channels, factor = shape
         side = args.size // factor
         x = torch.randn(1, channels, side, side)
-        layers = {name: make(channels) for name, make in makers.items()}
+        # Frozen as SemanticSynthesizer freezes a generator: inference keeps folded tables.
+        layers = {name: freeze_for_inference(make(channels)) for name, make in makers.items()}
         for _ in range(args.repeats):
             for name, layer in layers.items():  # interleaved: noise hits all alike
                 def forward():
