@@ -24,7 +24,7 @@ import torch.nn as nn
 from mmengine.logging import print_log
 from torch import Tensor
 
-from ..layers.clade import ClassAffine
+from ..layers.clade import CLADE, ClassAffine
 from ..ops.cpu import CpuCapability, cpu_capability
 
 PRECISIONS = ('auto', 'float32', 'bfloat16')
@@ -36,6 +36,15 @@ FLOAT32_MODULES = (nn.modules.batchnorm._NormBase, nn.GroupNorm, nn.LayerNorm, C
 def channels_last_pays(capability: CpuCapability) -> bool:
     """Whether convolutions run faster channels-last: on CPUs with vectorised kernels."""
     return capability.isa not in ('DEFAULT', 'NO AVX')
+
+
+def bfloat16_keeps_fused_norms(generator: nn.Module) -> bool:
+    """Whether every CLADE layer of ``generator`` keeps a fused kernel in bfloat16: the
+    inference kernel folds running statistics, so CLADE on instance norm (statistics per
+    image) would fall back to the slower eager formula, which also refuses 1x1 maps."""
+    return not any(isinstance(m, CLADE) and
+                   not isinstance(m.param_free_norm, nn.modules.batchnorm._BatchNorm)
+                   for m in generator.modules())
 
 
 def bfloat16_copy(generator: nn.Module) -> nn.Module:
@@ -99,6 +108,9 @@ class GeneratorInference:
             reason = 'the bfloat16 path is for CPUs'
         elif precision == 'auto' and not self.capability.native_bfloat16:
             reason = 'this CPU has no bfloat16 instructions (emulated, it is slower)'
+        elif precision == 'auto' and not bfloat16_keeps_fused_norms(generator):
+            reason = ('its CLADE layers normalise per image (instance norm), which only the '
+                      'float32 kernels fuse')
         else:
             self.bfloat16 = bfloat16_copy(self.float32)
             self._unchecked = precision == 'auto'

@@ -19,10 +19,18 @@ def capability(native_bfloat16, isa='AVX512'):
 
 
 def trained_like_generator(tmp_path):
-    synth = SemanticSynthesizer(*make_model(tmp_path), precision='float32')
+    # Batch norm: the running statistics that inference folds into CLADE's kernel.
+    synth = SemanticSynthesizer(*make_model(tmp_path, param_free_norm='BN'), precision='float32')
     labels = torch.zeros(1, 64, 64, dtype=torch.long)
     labels[:, 20:50, 10:40] = 3
-    return synth.generator, labels
+    generator = synth.generator.train()
+    with torch.no_grad():  # running statistics of these scenes, as training leaves them
+        for module in generator.modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                module.momentum = None
+        for shift in range(4):
+            generator(torch.cat([labels.roll(8 * shift, -1), (labels + 1) % 6]))
+    return generator.eval(), labels
 
 
 def test_the_cpu_report_names_its_bfloat16_support():
@@ -39,7 +47,8 @@ def test_bfloat16_only_where_the_cpu_computes_it(tmp_path):
     assert not GeneratorInference(generator, 'auto', capability(False, 'DEFAULT')).channels_last
     native = GeneratorInference(generator, 'auto', capability(True))
     image = native(labels)
-    reference = generator(labels)
+    with torch.no_grad():
+        reference = generator(labels)
     assert native.precision == 'bfloat16'
     assert 0 < mean_grey_levels(image, reference) <= precision_module.MAX_MEAN_GREY_LEVELS
     forced = GeneratorInference(generator, 'float32', capability(True))
@@ -47,13 +56,21 @@ def test_bfloat16_only_where_the_cpu_computes_it(tmp_path):
     assert torch.equal(forced(labels), reference)
 
 
+def test_instance_norm_clade_stays_float32_where_only_float32_fuses_it(tmp_path):
+    synth = SemanticSynthesizer(*make_model(tmp_path), precision='float32')  # CLADE on IN
+    runner = GeneratorInference(synth.generator, 'auto', capability(True))
+    assert runner.precision == 'float32' and runner.bfloat16 is None
+
+
 def test_auto_keeps_float32_when_bfloat16_is_not_exact_enough(tmp_path, monkeypatch):
     generator, labels = trained_like_generator(tmp_path)
     monkeypatch.setattr(precision_module, 'MAX_MEAN_GREY_LEVELS', 0.0)
     runner = GeneratorInference(generator, 'auto', capability(True))
-    assert torch.equal(runner(labels), generator(labels))
+    with torch.no_grad():
+        reference = generator(labels)
+    assert torch.equal(runner(labels), reference)
     assert runner.precision == 'float32' and runner.bfloat16 is None
-    assert torch.equal(runner(labels), generator(labels))
+    assert torch.equal(runner(labels), reference)
 
 
 def test_the_bfloat16_copy_keeps_the_norms_in_float32(tmp_path):

@@ -16,10 +16,10 @@ from clade_mm.datasets import DatasetError
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-def make_model(tmp_path, style=False, instance_edges=False):
+def make_model(tmp_path, style=False, instance_edges=False, param_free_norm='IN'):
     # instance norm: eval mode normalises like training, without running statistics to learn
     generator = dict(base_channels=8, with_instance_edge=instance_edges,
-                     norm_cfg=dict(_delete_=True, type='CLADE', param_free_norm='IN'))
+                     norm_cfg=dict(_delete_=True, type='CLADE', param_free_norm=param_free_norm))
     if style:
         generator.update(z_channels=8, out_size=(64, 64),
                          style_encoder=dict(type='StyleEncoder', base_channels=4,
