@@ -1,7 +1,8 @@
 """Paint a label map in the browser and see a model turn it into an image as you draw.
 
     python tools/paint.py [CONFIG CHECKPOINT] [--port N] [--compare CONFIG2 CHECKPOINT2]
-                          [--device cpu] [--cfg-options KEY=VALUE ...]
+                          [--device cpu] [--precision auto|float32|bfloat16]
+                          [--cfg-options KEY=VALUE ...]
 
 Serves the page on http://127.0.0.1:N/ (8765; 0 picks a free port). Without CONFIG and
 CHECKPOINT it serves the CLADE model that `make demo` trains (work_dirs/demo/clade/).
@@ -26,6 +27,9 @@ def main():
                         help='a second model, shown beside the first')
     parser.add_argument('--device', default='cpu')
     from clade_mm.apis import add_cfg_options
+    from clade_mm.apis.precision import PRECISIONS
+    parser.add_argument('--precision', default='auto', choices=PRECISIONS,
+                        help="as tools/synthesize.py's: 'float32' forces the reference")
     add_cfg_options(parser)
     args = parser.parse_args()
     if len(args.model) not in (0, 2):
@@ -44,7 +48,7 @@ def main():
     if args.compare:
         specs.append(tuple(args.compare))
     try:
-        models = load_models(specs, args.cfg_options, args.device)
+        models = load_models(specs, args.cfg_options, args.device, args.precision)
     except (FileNotFoundError, ValueError) as err:  # a missing or mismatched checkpoint
         sys.exit(f'error: {err}')
     try:

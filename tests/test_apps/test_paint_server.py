@@ -287,6 +287,14 @@ def test_compare_needs_models_of_the_same_classes(tmp_path):
         load_models([(config, checkpoint), (str(renamed), checkpoint)])
 
 
+def test_the_painter_takes_the_synthesis_precision(tmp_path):
+    config, checkpoint = make_model(tmp_path)
+    (exact,) = load_models([(config, checkpoint)], precision='float32')
+    assert exact.synth.inference.precision == 'float32'
+    with pytest.raises(ValueError, match="precision='half'"):
+        load_models([(config, checkpoint)], precision='half')
+
+
 def test_demo_checkpoint_is_the_newest_the_training_wrote(tmp_path):
     assert demo_checkpoint(str(tmp_path)) is None
     for n in (200, 1000, 600):

@@ -25,11 +25,12 @@ def demo_checkpoint(work_dir: str) -> Optional[str]:
 
 
 def load_models(specs: Sequence[Tuple[str, Optional[str]]], cfg_options: Optional[dict] = None,
-                device: str = 'cpu') -> List[PaintModel]:
+                device: str = 'cpu', precision: str = 'auto') -> List[PaintModel]:
     """One :class:`PaintModel` per ``(config, checkpoint)``; models shown side by side must
-    paint the same classes."""
+    paint the same classes. ``precision`` as :class:`SemanticSynthesizer`'s."""
     models = [PaintModel(SemanticSynthesizer(load_config(config, cfg_options), checkpoint,
-                                             device=device), config, checkpoint)
+                                             device=device, precision=precision),
+                         config, checkpoint)
               for config, checkpoint in specs]
     first = models[0]
     for other in models[1:]:
