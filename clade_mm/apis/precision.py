@@ -25,6 +25,7 @@ from mmengine.logging import print_log
 from torch import Tensor
 
 from ..layers.clade import CLADE, ClassAffine
+from ..ops import class_norm
 from ..ops.cpu import CpuCapability, cpu_capability
 
 PRECISIONS = ('auto', 'float32', 'bfloat16')
@@ -42,9 +43,8 @@ def bfloat16_keeps_fused_norms(generator: nn.Module) -> bool:
     """Whether every CLADE layer of ``generator`` keeps a fused kernel in bfloat16: the
     inference kernel folds running statistics, so CLADE on instance norm (statistics per
     image) would fall back to the slower eager formula, which also refuses 1x1 maps."""
-    return not any(isinstance(m, CLADE) and
-                   not isinstance(m.param_free_norm, nn.modules.batchnorm._BatchNorm)
-                   for m in generator.modules())
+    return all(class_norm.folds_in_eval(m.param_free_norm) for m in generator.modules()
+               if isinstance(m, CLADE))
 
 
 def bfloat16_copy(generator: nn.Module) -> nn.Module:

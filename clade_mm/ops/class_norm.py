@@ -34,6 +34,9 @@ def fused_kernels_available() -> bool:
     return _ext is not None
 
 
+_BATCH_NORMS = (nn.BatchNorm2d, _BatchNormXd)  # the Runner reverts SyncBN to the latter
+
+
 def supports(x: Tensor, gamma: Tensor, norm: nn.Module) -> bool:
     """Whether :func:`class_adaptive_norm` can stand in for the eager formula.
 
@@ -45,7 +48,7 @@ def supports(x: Tensor, gamma: Tensor, norm: nn.Module) -> bool:
         return False
     if torch.is_autocast_enabled('cpu'):
         return False
-    if type(norm) in (nn.BatchNorm2d, _BatchNormXd):  # the Runner reverts SyncBN to the latter
+    if type(norm) in _BATCH_NORMS:
         return True
     return type(norm) is nn.InstanceNorm2d and not norm.track_running_stats
 
@@ -58,8 +61,13 @@ def supports_eval(x: Tensor, norm: nn.Module) -> bool:
         return False
     if not (x.is_contiguous() or x.is_contiguous(memory_format=torch.channels_last)):
         return False
-    return type(norm) in (nn.BatchNorm2d, _BatchNormXd) and not norm.training and \
-        norm.running_mean is not None
+    return not norm.training and folds_in_eval(norm)
+
+
+def folds_in_eval(norm: nn.Module) -> bool:
+    """Whether :func:`class_affine_eval` can fold ``norm`` into its tables in eval mode: a
+    batch norm with running averages (instance norm's statistics are per image)."""
+    return type(norm) in _BATCH_NORMS and norm.running_mean is not None
 
 
 class EvalTables:
@@ -74,11 +82,13 @@ class EvalTables:
             position_convs: Optional[Sequence[nn.Conv2d]] = None, keep: bool = False) -> tuple:
         """``(scale, shift, bias, position_weights)``; the last two ``None`` without
         ``position_convs`` (CLADE-ICPE's two 1x1 convs)."""
-        sources = [gamma, beta, norm.running_mean, norm.running_var]
-        for conv in position_convs or ():
-            sources += [conv.weight, conv.bias]
-        key = tuple((t.data_ptr(), t._version, t.dtype) for t in sources) + (norm.eps,)
-        if not keep or key != self._key:
+        key = None
+        if keep:
+            sources = [gamma, beta, norm.running_mean, norm.running_var]
+            for conv in position_convs or ():
+                sources += [conv.weight, conv.bias]
+            key = tuple((t.data_ptr(), t._version, t.dtype) for t in sources) + (norm.eps,)
+        if key is None or key != self._key:
             invstd = torch.rsqrt(norm.running_var.float() + norm.eps)
             scale = (gamma.float() * invstd).contiguous()
             centre = -norm.running_mean.float() * scale
