@@ -13,7 +13,7 @@ from PIL import Image
 
 from mmagic.registry import TRANSFORMS
 
-from ..layers.layout import icpe_map
+from ..ops.positional_map import icpe_map
 from .image_files import describe_map, read_image, read_map
 from .validation import (DatasetError, _name, check_label_range, check_same_size, label_ids,
                          palette_to_ids)

@@ -8,7 +8,7 @@ from typing import Optional
 
 import numpy as np
 
-from ..layers.layout import non_integer_ids_message
+from ..layers.label_map import non_integer_ids_message
 
 
 class DatasetError(ValueError):

@@ -1,11 +1,34 @@
-"""What SPADE, CLADE and CLADE-ICPE share: the interface and the parameter-free first step."""
-from typing import Optional
+"""What every conditional norm family shares: the interface, the declarations the rest of the
+package reads, and the parameter-free first step.
 
+A family is one file of this folder: a subclass of :class:`ConditionalNorm` registered with
+``@MODELS.register_module(name=...)`` (mmengine's root registry, which mmcv's
+``build_norm_layer`` searches from every scope). It declares, by overriding the methods of the
+section "declarations" below:
+
+* :meth:`~ConditionalNorm.layout_inputs`: what it reads from the layout besides the label map;
+* :meth:`~ConditionalNorm.float32_modules`: what a reduced-precision copy keeps in float32;
+* :meth:`~ConditionalNorm.own_init_modules`: what keeps its own initialisation;
+* :meth:`~ConditionalNorm.fuses_for_inference`: whether inference in a dtype keeps its fused
+  kernel (else the inference precision stays float32);
+* :meth:`~ConditionalNorm.macs` and :meth:`~ConditionalNorm.paper_params`: its cost for the
+  complexity tool.
+
+The generator, the GAN model, inference, ONNX export, the complexity tool, the painter, the
+benchmarks and the tests read these declarations and never name a family.
+"""
+from typing import Dict, Iterable, Optional, Tuple, Union
+
+import torch
 import torch.nn as nn
+from mmengine.registry import MODELS
 from torch import Tensor
 
-from .layout import LayoutError, LayoutLike, SemanticLayout, as_layout, current_layout
+from .context import current_layout
+from .layout import INSTANCES, LayoutError, LayoutInput, SemanticLayout
 from .sync_batch_norm import AllReduceBatchNorm2d
+
+LayoutLike = Union[SemanticLayout, Tensor]
 
 PARAM_FREE_NORMS = ('BN', 'SyncBN', 'IN')
 
@@ -53,6 +76,40 @@ class ConditionalNorm(nn.Module):
     def out_channels(self) -> int:
         return self.num_features
 
+    # --- declarations (see the module docstring) -----------------------------------------
+    def layout_inputs(self) -> Tuple[LayoutInput, ...]:
+        """The layout inputs this layer reads besides the label map."""
+        return (INSTANCES, ) if self.with_instance_edge else ()
+
+    def float32_modules(self) -> Iterable[nn.Module]:
+        """Sub-modules that a bfloat16 copy of the model keeps in float32 (statistics, tables
+        whose rounding would shift every pixel of a class)."""
+        return (self.param_free_norm, )
+
+    def own_init_modules(self) -> Iterable[nn.Module]:
+        """Sub-modules whose initialisation a model's generic ``init_weights`` (SPADE's
+        Xavier-normal on every conv) must leave alone."""
+        return ()
+
+    def fuses_for_inference(self, dtype: torch.dtype) -> bool:
+        """Whether inference in ``dtype`` keeps this layer's fastest path. ``False`` makes
+        ``precision='auto'`` keep float32 for the whole generator."""
+        return True
+
+    def macs(self, x: Tensor, output: Tensor, submodule_macs: int) -> int:
+        """Multiply-accumulates of one forward on ``x``; ``submodule_macs`` is what the
+        complexity tool measured for the convolutions and linears inside this layer."""
+        return submodule_macs
+
+    def paper_params(self) -> int:
+        """Parameters as the CLADE paper's formulas count them (no biases, 3x3 kernels)."""
+        return sum(p.numel() for p in self.parameters())
+
+    def paper_macs(self, height: int, width: int) -> int:
+        """Multiply-accumulates at ``height x width`` by the paper's convention."""
+        return self.paper_params() * height * width
+
+    # --- running ---------------------------------------------------------------------------
     def resolve_layout(self, x: Tensor, layout: Optional[LayoutLike]) -> SemanticLayout:
         """The explicit layout if given, else the one of the enclosing ``semantic_layout``."""
         if layout is None:
@@ -62,7 +119,8 @@ class ConditionalNorm(nn.Module):
                     f'{self._owner()} is conditioned on a semantic layout, but none is active. '
                     'Run the model inside `with clade_mm.semantic_layout(label_map):` or call '
                     'the layer as `norm(x, layout=label_map)`.')
-        layout = as_layout(layout)
+        if not isinstance(layout, SemanticLayout):
+            layout = SemanticLayout(layout)
         layout.check_compatible(x, self.num_classes, self._owner())
         return layout
 
@@ -86,6 +144,13 @@ class ConditionalNorm(nn.Module):
     def extra_repr(self) -> str:
         return (f'num_features={self.num_features}, num_classes={self.num_classes}, '
                 f'with_instance_edge={self.with_instance_edge}')
+
+
+def norm_families() -> Dict[str, type]:
+    """Every registered conditional norm family, ``{registered name: class}``: what the tools
+    and tests iterate over instead of a list of names."""
+    return {name: cls for name, cls in sorted(MODELS.module_dict.items())
+            if isinstance(cls, type) and issubclass(cls, ConditionalNorm)}
 
 
 def sync_conditional_norms(model: nn.Module, device: str = 'cpu', process_group=None) -> int:

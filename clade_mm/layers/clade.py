@@ -1,14 +1,40 @@
-"""CLADE: class-adaptive normalization, and CLADE-ICPE, its intra-class positional variant."""
-from typing import Optional, Tuple
+"""CLADE: class-adaptive normalization, and CLADE-ICPE, its intra-class positional variant.
+
+Registered as ``'CLADE'`` and ``'CLADE-ICPE'``. What the rest of the package reads (see
+:mod:`clade_mm.layers.base`):
+
+* layout inputs: the instance map with instance edges; CLADE-ICPE also ``position``, the
+  ``(N, 2, H, W)`` ICPE map, computed from the label map when not given (an exported graph
+  takes it as an input: its connected components are a data-dependent loop a graph cannot
+  hold).
+* float32: the parameter-free norm and the class-wise tables (``class_affine``).
+* fusion: training and eager inference on float32 CPU features run the fused kernel of
+  :func:`clade_mm.ops.class_norm.class_adaptive_norm`; inference without gradients folds norm
+  and modulation into one class-wise affine (:func:`~clade_mm.ops.class_norm.class_affine_eval`,
+  float32 or bfloat16, NCHW or channels-last), which needs running statistics: CLADE on
+  instance norm keeps float32 under ``precision='auto'``.
+* complexity: ``2 N_c C`` parameters (formula (5) of the paper), one value assignment per
+  output element (guided sampling), no convolution; CLADE-ICPE adds 6 parameters.
+"""
+from typing import Iterable, Optional, Tuple
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from mmengine.registry import MODELS
 from torch import Tensor
 
 from ..ops import class_norm
+from ..ops.positional_map import icpe_map
 from .base import ConditionalNorm
-from .layout import SemanticLayout
+from .layout import LayoutInput, SemanticLayout
+
+POSITION = LayoutInput(
+    'position', '(N, 2, H, W) float32 ICPE map of the label map',
+    'computed from the label map when not given; an exported graph takes it as an input: '
+    'give clade_mm.ops.positional_map.icpe_map(labels) (or the published maps) as position',
+    channels=2, default=lambda layout, device: icpe_map(layout.labels.to(device)),
+    sample=lambda labels, rng: icpe_map(labels))
 
 
 class ClassAffine(nn.Module):
@@ -75,6 +101,7 @@ class ClassAffine(nn.Module):
                 f'with_position={self.with_position}')
 
 
+@MODELS.register_module(name='CLADE')
 class CLADE(ConditionalNorm):
     """``out = norm(x) * gamma[label] + beta[label]`` with a class-wise parameter bank.
 
@@ -107,6 +134,29 @@ class CLADE(ConditionalNorm):
     def out_channels(self) -> int:
         return self.num_features + int(self.with_instance_edge)
 
+    def layout_inputs(self) -> Tuple[LayoutInput, ...]:
+        return super().layout_inputs() + ((POSITION, ) if self.with_position else ())
+
+    def float32_modules(self) -> Iterable[nn.Module]:
+        return (self.param_free_norm, self.class_affine)
+
+    def own_init_modules(self) -> Iterable[nn.Module]:
+        # U(0, 1) and zero banks, zero positional convs: ICPE starts as plain CLADE.
+        return (self.class_affine, )
+
+    def fuses_for_inference(self, dtype: torch.dtype) -> bool:
+        # The bfloat16 kernel folds running statistics; instance norm's are per image.
+        return dtype == torch.float32 or class_norm.folds_in_eval(self.param_free_norm)
+
+    def macs(self, x: Tensor, output: Tensor, submodule_macs: int) -> int:
+        return x.shape[1] * x.shape[2] * x.shape[3]  # guided sampling: one per element
+
+    def paper_params(self) -> int:
+        return 2 * self.num_classes * self.num_features  # formula (5)
+
+    def paper_macs(self, height: int, width: int) -> int:
+        return self.num_features * height * width
+
     def normalize_and_modulate(self, x: Tensor, layout: SemanticLayout) -> Tensor:
         if class_norm.supports_eval(x, self.param_free_norm):
             size, device = x.shape[-2:], x.device
@@ -115,7 +165,8 @@ class CLADE(ConditionalNorm):
                 else None
             tables = self._eval_tables.get(affine.gamma, affine.beta, self.param_free_norm, convs,
                                            keep=self.inference_frozen)
-            position = layout.icpe_at(size, device) if self.with_position else None
+            position = layout.at(POSITION, size, device, self._owner()) \
+                if self.with_position else None
             out = class_norm.class_affine_eval(x, layout.labels_at(size, device), tables,
                                                position)
             return self._append_edges(out, layout)
@@ -131,8 +182,8 @@ class CLADE(ConditionalNorm):
         """The eager formula: gather the two maps, then multiply-add."""
         size, device = normalized.shape[-2:], normalized.device
         labels = layout.labels_at(size, device)
-        position = layout.icpe_at(size, device).to(normalized.dtype) if self.with_position \
-            else None
+        position = layout.at(POSITION, size, device, self._owner()).to(normalized.dtype) \
+            if self.with_position else None
         gamma, beta = self.class_affine(labels, position)
         out = torch.addcmul(beta.to(normalized.dtype), normalized, gamma.to(normalized.dtype))
         return self._append_edges(out, layout)
@@ -149,12 +200,13 @@ class CLADE(ConditionalNorm):
         return torch.cat([out, edge_feature], dim=1)
 
 
+@MODELS.register_module(name='CLADE-ICPE')
 class CLADEICPE(CLADE):
     """CLADE with intra-class positional encoding (CLADE-ICPE).
 
     ``gamma = gamma[label] * (1 + Conv1x1(dist))``, ``beta = beta[label] * (1 + Conv1x1(dist))``
     where ``dist`` is the layout's ``(dy, dx)`` offset of each pixel from the centroid of its
-    class component (:func:`clade_mm.layers.layout.icpe_map`): 6 parameters more than CLADE.
+    class component (:func:`clade_mm.ops.positional_map.icpe_map`): 6 parameters more than CLADE.
 
     Shapes: as :class:`CLADE`.
     """

@@ -1,221 +1,139 @@
-"""The semantic layout: the label map a conditional norm is modulated by, and what derives from it.
+"""The semantic layout: the label map a conditional norm is modulated by, and every other
+per-sample input, by name.
 
-Conditional norms (SPADE, CLADE, CLADE-ICPE) sit where ordinary norms sit, so the models that
-hold them (an mmcv ``ConvModule``, an mmseg ``ResNet``) call them as ``norm(x)``: there is no
-argument through which a label map could reach them. :func:`semantic_layout` makes one layout
-current for the duration of a ``with`` block, and every conditional norm inside reads it.
+A :class:`SemanticLayout` holds the ``(N, H, W)`` label map and any named inputs a caller gives
+(``instances``, ``position``, ``z``, a family's noise or style codes...). The layout does not
+know the names in advance: whoever reads an input declares it as a :class:`LayoutInput` (its
+name, shape, whether it is a spatial map, how it is computed or drawn when not given, and how a
+user gives it), and asks the layout for it with :meth:`SemanticLayout.get` or, resized to a
+feature map, :meth:`SemanticLayout.at`. A norm family declares its inputs in its own file; the
+generator, the GAN model, inference and export read those declarations.
 
-A :class:`SemanticLayout` derives, once per spatial size and device, everything a norm needs at
-that resolution (the resized label map, its one-hot form, the ICPE positional map, the instance
-edge map) and caches it, so the many norms that share a resolution in one forward pass share
-that work.
+Everything derived (a resized label map, its one-hot form, a resized input, the instance edge
+map) is computed once per ``(kind, size, device)`` and cached for the life of the layout (one
+forward pass, typically), so the many norms that share a resolution share that work.
 """
-import contextvars
 import threading
-from contextlib import contextmanager
-from typing import Dict, Hashable, Optional, Sequence, Tuple, Union
+from dataclasses import dataclass
+from typing import Callable, Dict, Hashable, Iterable, Optional, Tuple
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
-from ..ops import positional_map
-
-_current = contextvars.ContextVar('clade_mm_semantic_layout', default=None)
-
-# Relative-offset normaliser of the ICPE map: offset / (max |offset| + eps), as in the paper.
-ICPE_EPS = 1e-5
-
-_NEIGHBOURS_8 = tuple((dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1) if (dy, dx) != (0, 0))
+from .label_map import LayoutError, as_label_batch, instance_edges, resize_nearest
 
 
-class LayoutError(ValueError):
-    """A label map, instance map or layout that cannot condition a norm."""
+@dataclass(frozen=True)
+class LayoutInput:
+    """A per-sample input that a layer or generator reads from the layout, declared by its reader.
 
-
-def non_integer_ids_message(name: str, dtype) -> str:
-    """The one message, in every entry point, for a label map whose values are not integer
-    ids (floating-point, NaN included, or boolean)."""
-    dtype = str(dtype).replace('torch.', '')
-    kind = 'boolean' if dtype == 'bool' else 'floating-point' if 'float' in dtype else dtype
-    return (f'{name} holds {kind} values (dtype {dtype}), but class ids must be integers: give '
-            'one integer id per pixel (an 8- or 16-bit PNG, or an integer array: '
-            '`labels.astype(np.int64)` if the values are whole numbers, `one_hot.argmax(...)` '
-            'for a one-hot map).')
-
-
-def _as_label_batch(label_map: Tensor, name: str = 'label_map') -> Tensor:
-    """Validate a label map and return it as an ``(N, H, W)`` int64 tensor.
-
-    Accepts ``(H, W)``, ``(N, H, W)`` or ``(N, 1, H, W)`` integer tensors (or numpy arrays).
+    Attributes:
+        name: the keyword it is given by (``SemanticLayout(labels, name=...)``,
+            ``generator(labels, name=...)``) and the name of the exported graph's input.
+        shape: its shape and dtype for messages and docs, e.g. ``'(N, 2, H, W) float32'``.
+        how_to_give: the fix a missing input's error names.
+        spatial: a map of the label map's ``H, W`` (the last two axes), resized with nearest
+            neighbour to each feature map; otherwise one value per sample (first axis ``N``).
+        integer: ids (kept int64) rather than real values.
+        channels: of a spatial ``(N, C, H, W)`` input, ``C`` (``None``: not checked).
+        default: ``(layout, device) -> Tensor`` for an input the reader can do without: computed
+            (CLADE-ICPE's positional map) or drawn (noise) when not given; ``None``: required.
+        random: ``default`` draws at random, so two runs that must agree (float32 and
+            bfloat16 inference) draw it once and pass it to both.
+        sample: ``(labels (N, H, W), rng) -> Tensor``: a valid value for ``labels`` from
+            ``rng``, for export checks and tests; ``None``: ``default`` of a layout of
+            ``labels``.
+        graph_input: an input of the exported graph (``False``: the graph computes it).
     """
-    if not isinstance(label_map, Tensor):
-        try:
-            label_map = torch.as_tensor(label_map)
-        except (TypeError, ValueError, RuntimeError) as err:
-            raise LayoutError(f'{name} must be a tensor or array of integer class ids, '
-                              f'got {type(label_map).__name__}') from err
-    if label_map.is_floating_point() or label_map.is_complex() or label_map.dtype == torch.bool:
-        raise LayoutError(non_integer_ids_message(name, label_map.dtype))
-    if label_map.dim() == 2:
-        label_map = label_map[None]
-    elif label_map.dim() == 4:
-        if label_map.shape[1] == 3:
-            raise LayoutError(
-                f'{name} has shape {tuple(label_map.shape)}: 3 channels look like an RGB colour '
-                'mask, but class ids were expected. Convert the colours to ids with the '
-                "dataset's palette first (one id per pixel, shape (N, H, W)).")
-        if label_map.shape[1] != 1:
-            raise LayoutError(
-                f'{name} has shape {tuple(label_map.shape)}; expected (N, H, W) or (N, 1, H, W) '
-                'class ids (for a one-hot map pass `one_hot.argmax(1)`).')
-        label_map = label_map[:, 0]
-    elif label_map.dim() != 3:
-        raise LayoutError(f'{name} has shape {tuple(label_map.shape)}; expected (H, W), '
-                          '(N, H, W) or (N, 1, H, W) class ids.')
-    return label_map.long()
+    name: str
+    shape: str
+    how_to_give: str
+    spatial: bool = True
+    integer: bool = False
+    channels: Optional[int] = None
+    default: Optional[Callable[['SemanticLayout', torch.device], Tensor]] = None
+    random: bool = False
+    sample: Optional[Callable[[Tensor, torch.Generator], Tensor]] = None
+    graph_input: bool = True
+
+    def sample_for(self, labels: Tensor, rng: torch.Generator) -> Tensor:
+        """A valid value of this input for the ``(N, H, W)`` ``labels``, drawn from ``rng``."""
+        if self.sample is not None:
+            return self.sample(labels, rng)
+        if self.default is None:
+            raise ValueError(f'layout input {self.name!r} declares neither sample nor default')
+        return self.default(SemanticLayout(labels), labels.device)
 
 
-def resize_nearest(maps: Tensor, size: Tuple[int, int]) -> Tensor:
-    """Resize ``(N, C, H, W)`` maps with nearest neighbour, keeping their dtype.
-
-    Integer maps go through float32, which is exact for ids below 2**24.
-    """
-    if tuple(maps.shape[-2:]) == tuple(size):
-        return maps
-    if maps.is_floating_point():
-        return F.interpolate(maps, size=size, mode='nearest')
-    return F.interpolate(maps.float(), size=size, mode='nearest').to(maps.dtype)
+def random_ids(labels: Tensor, rng: torch.Generator, num_ids: int = 16) -> Tensor:
+    """``(N, H, W)`` maps of ``num_ids`` ids laid out in squares of 1 to 16 pixels."""
+    n, h, w = labels.shape
+    cell = int(torch.randint(1, 17, (), generator=rng))
+    coarse = torch.randint(0, num_ids, (n, 1, max(1, h // cell), max(1, w // cell)),
+                           generator=rng)
+    return resize_nearest(coarse, (h, w))[:, 0].to(labels.device)
 
 
-def instance_edges(instance_map: Tensor) -> Tensor:
-    """Edge map of an ``(N, H, W)`` instance map: 1 where a 4-neighbour has another id.
-
-    Returns:
-        ``(N, 1, H, W)`` float tensor of 0 and 1.
-    """
-    edge = torch.zeros_like(instance_map, dtype=torch.bool)
-    vertical = instance_map[:, 1:, :] != instance_map[:, :-1, :]
-    horizontal = instance_map[:, :, 1:] != instance_map[:, :, :-1]
-    edge[:, 1:, :] |= vertical
-    edge[:, :-1, :] |= vertical
-    edge[:, :, 1:] |= horizontal
-    edge[:, :, :-1] |= horizontal
-    return edge[:, None].float()
+# The instance map: read by every layer built with ``with_instance_edge`` (its edges).
+INSTANCES = LayoutInput(
+    'instances', '(N, H, W) int64 instance ids',
+    'give the instance map of each label map (instances=... in Python, --instances DIR on the '
+    'command line); models trained with with_instance_edge=True need it',
+    integer=True, sample=random_ids)
 
 
-def connected_components(label_map: Tensor) -> Tensor:
-    """Label the 8-connected components of every class of an ``(N, H, W)`` label map.
-
-    Vectorised on the tensor's device: each pixel starts with its own flat index and repeatedly
-    takes the smallest index among its same-class 8-neighbours, with pointer jumping (a pixel
-    adopts the label of the pixel its label points at) so long thin regions converge in a few
-    dozen rounds instead of one round per pixel of their length.
-
-    Returns:
-        ``(N, H, W)`` int64: for each pixel, the flat index (over ``N * H * W``) of the
-        smallest pixel of its component, so the ids are unique across the batch.
-    """
-    n, h, w = label_map.shape
-    big = n * h * w
-    comp = torch.arange(big, device=label_map.device).view(n, h, w)
-    cls = F.pad(label_map, (1, 1, 1, 1), value=-1)
-    same = [cls[:, 1 + dy:1 + dy + h, 1 + dx:1 + dx + w] == label_map for dy, dx in _NEIGHBOURS_8]
-    while True:
-        padded = F.pad(comp, (1, 1, 1, 1), value=big)
-        smallest = comp
-        for (dy, dx), mask in zip(_NEIGHBOURS_8, same):
-            neighbour = padded[:, 1 + dy:1 + dy + h, 1 + dx:1 + dx + w]
-            smallest = torch.minimum(smallest, torch.where(mask, neighbour, big))
-        flat = smallest.flatten()
-        for _ in range(4):
-            flat = flat[flat]
-        smallest = flat.view(n, h, w)
-        if torch.equal(smallest, comp):
-            return comp
-        comp = smallest
+def unique_inputs(inputs: Iterable[LayoutInput]) -> Tuple[LayoutInput, ...]:
+    """``inputs`` without repeats, in first-seen order; two different declarations of one name
+    are refused (two readers that disagree on what an input is)."""
+    seen: Dict[str, LayoutInput] = {}
+    for spec in inputs:
+        known = seen.setdefault(spec.name, spec)
+        if known is not spec and known != spec:
+            raise ValueError(f'two different declarations of the layout input {spec.name!r}: '
+                             f'{known.shape} and {spec.shape}')
+    return tuple(seen.values())
 
 
-def icpe_map(label_map: Tensor, exclude_classes: Sequence[int] = ()) -> Tensor:
-    """The intra-class positional map of CLADE-ICPE for an ``(N, H, W)`` label map.
-
-    For every class and every 8-connected component of it, each pixel's offset from the
-    component's centroid, divided per axis by the component's largest absolute offset plus
-    ``1e-5``. Flipping the label map horizontally flips the map and negates ``dx``.
-    Pixels of ``exclude_classes`` get 0 (the published preprocessing leaves out class 0).
-
-    Returns:
-        ``(N, 2, H, W)`` float32 with channels ``(dy, dx)`` in ``[-1, 1]``.
-    """
-    if positional_map.supports(label_map):
-        dist = positional_map.icpe_map(label_map, ICPE_EPS)
-    else:
-        dist = _icpe_map_vectorised(label_map)
-    if exclude_classes:
-        excluded = torch.isin(label_map, torch.as_tensor(exclude_classes, device=label_map.device))
-        dist = dist.masked_fill(excluded[:, None], 0)
-    return dist
+def inputs_read_by(reader, named: Dict[str, Tensor]) -> Dict[str, Tensor]:
+    """The inputs of ``named`` that ``reader`` (a module with ``layout_inputs()``; an EMA
+    wrapper's ``module``) reads: a batch or a caller may carry maps another model uses."""
+    reader = getattr(reader, 'module', reader)
+    reads = {spec.name for spec in reader.layout_inputs()}
+    return {name: value for name, value in named.items() if name in reads}
 
 
-def _icpe_map_vectorised(label_map: Tensor) -> Tensor:
-    """:func:`icpe_map` in tensor operations, on any device (the reference of the kernel)."""
-    n, h, w = label_map.shape
-    comp = connected_components(label_map).flatten()
-    ids, comp = torch.unique(comp, return_inverse=True)
-    device = label_map.device
-    # float64 keeps the centroid sums exact for any realistic image size.
-    ys = torch.arange(h, device=device, dtype=torch.float64).view(1, h, 1).expand(n, h, w)
-    xs = torch.arange(w, device=device, dtype=torch.float64).view(1, 1, w).expand(n, h, w)
-    coords = torch.stack([ys.flatten(), xs.flatten()], dim=1)  # (P, 2)
-    count = torch.zeros(len(ids), device=device, dtype=torch.float64).index_add_(
-        0, comp, torch.ones_like(coords[:, 0]))
-    centroid = torch.zeros(len(ids), 2, device=device, dtype=torch.float64).index_add_(
-        0, comp, coords) / count[:, None]
-    offset = coords - centroid[comp]
-    extent = torch.zeros(len(ids), 2, device=device, dtype=torch.float64).scatter_reduce_(
-        0, comp[:, None].expand(-1, 2), offset.abs(), reduce='amax', include_self=True)
-    dist = offset / (extent[comp] + ICPE_EPS)
-    return dist.view(n, h, w, 2).permute(0, 3, 1, 2).float().contiguous()
+def missing_inputs(reader, named: Dict[str, Tensor]) -> Tuple[LayoutInput, ...]:
+    """The inputs ``reader`` requires (no default) that ``named`` lacks."""
+    reader = getattr(reader, 'module', reader)
+    return tuple(spec for spec in reader.layout_inputs()
+                 if spec.default is None and named.get(spec.name) is None)
 
 
 class SemanticLayout:
-    """A label map (and optional instance map) plus everything derived from it per resolution.
+    """A label map plus named per-sample inputs, and everything derived from them per resolution.
 
     Args:
         label_map: ``(N, H, W)``, ``(N, 1, H, W)`` or ``(H, W)`` integer class ids.
-        instance_map: optional instance ids of the same spatial size; enables edge maps.
-        position_map: optional ``(N, 2, H, W)`` float ICPE map of ``label_map``, as
-            :func:`icpe_map` computes it, to use instead of computing it. An exported graph
-            takes it as an input: its connected components are a data-dependent loop that
-            cannot be traced (see :mod:`clade_mm.apis.onnx_export`).
+        **inputs: named inputs (``None`` values are dropped), read by the layers that declare
+            them (:class:`LayoutInput`). Spatial ones must cover the label map's ``H, W`` and
+            ``N``. ``instances``, the instance map, is checked here: its edge map is shared
+            by the generator and every norm built with instance edges.
 
-    Every derived map is computed once per ``(kind, size, device)`` and cached for the life of
-    the layout (one forward pass, typically). The cache is guarded by a lock so one layout can be
-    shared by threads.
+    The cache is guarded by a lock so one layout can be shared by threads.
     """
 
-    def __init__(self, label_map: Tensor, instance_map: Optional[Tensor] = None,
-                 position_map: Optional[Tensor] = None):
-        self.labels = _as_label_batch(label_map)
-        self.instances = None
-        if instance_map is not None:
-            instances = _as_label_batch(instance_map, name='instance_map')
+    def __init__(self, label_map: Tensor, **inputs: Optional[Tensor]):
+        self.labels = as_label_batch(label_map)
+        self.inputs: Dict[str, Tensor] = {k: v for k, v in inputs.items() if v is not None}
+        if 'instances' in self.inputs:
+            instances = as_label_batch(self.inputs['instances'], name='instance_map')
             if instances.shape != self.labels.shape:
                 raise LayoutError(
                     f'instance_map has shape {tuple(instances.shape)} but label_map has '
                     f'{tuple(self.labels.shape)}; they must describe the same pixels '
                     '(resize both with nearest neighbour).')
-            self.instances = instances.to(self.labels.device)
-        self.positions = None
-        if position_map is not None:
-            n, h, w = self.labels.shape
-            if position_map.dim() != 4 or tuple(position_map.shape[1:]) != (2, h, w) or \
-                    position_map.shape[0] != n or not position_map.is_floating_point():
-                raise LayoutError(
-                    f'position_map has shape {tuple(position_map.shape)} and dtype '
-                    f'{position_map.dtype}; expected a float ({n}, 2, {h}, {w}) ICPE map of '
-                    'the label map, as clade_mm.layers.icpe_map(label_map) computes it.')
-            self.positions = position_map
+            self.inputs['instances'] = instances.to(self.labels.device)
+        self._checked: set = set()
         self._cache: Dict[Hashable, Tensor] = {}
         self._lock = threading.RLock()
 
@@ -224,18 +142,29 @@ class SemanticLayout:
         return self.labels.shape[0]
 
     @property
-    def has_instances(self) -> bool:
-        return self.instances is not None
+    def instances(self) -> Optional[Tensor]:
+        return self.inputs.get('instances')
 
-    def _cached(self, key: Hashable, compute):
+    @property
+    def has_instances(self) -> bool:
+        return 'instances' in self.inputs
+
+    def has(self, name: str) -> bool:
+        """Whether the input ``name`` was given."""
+        return name in self.inputs
+
+    def cached(self, key: Hashable, compute: Callable[[], Tensor]):
+        """``compute()`` once per ``key`` for the life of the layout; for what a reader derives
+        from the layout (a resized input, a folded table of the batch)."""
         with self._lock:
             if key not in self._cache:
                 self._cache[key] = compute()
             return self._cache[key]
 
+    # --- the label map -------------------------------------------------------------------
     def id_range(self) -> Tuple[int, int]:
         """Smallest and largest class id in the label map (computed once)."""
-        return self._cached('id_range', lambda: (int(self.labels.min()), int(self.labels.max())))
+        return self.cached('id_range', lambda: (int(self.labels.min()), int(self.labels.max())))
 
     def check_compatible(self, x: Tensor, num_classes: int, owner: str) -> None:
         """Raise a :class:`LayoutError` naming the problem if ``x`` cannot be modulated by us."""
@@ -282,7 +211,7 @@ class SemanticLayout:
     def labels_at(self, size: Tuple[int, int], device: torch.device) -> Tensor:
         """``(N, h, w)`` int64 label map resized with nearest neighbour."""
         size = tuple(size)
-        return self._cached(('labels', size, device), lambda: resize_nearest(
+        return self.cached(('labels', size, device), lambda: resize_nearest(
             self.labels.to(device)[:, None], size)[:, 0])
 
     def one_hot_at(self, size: Tuple[int, int], num_classes: int, device: torch.device,
@@ -295,84 +224,64 @@ class SemanticLayout:
             one_hot = torch.zeros(labels.shape[0], num_classes, *size, device=device, dtype=dtype)
             return one_hot.scatter_(1, labels[:, None], 1)
 
-        return self._cached(('one_hot', size, num_classes, device, dtype), compute)
+        return self.cached(('one_hot', size, num_classes, device, dtype), compute)
 
-    def icpe_at(self, size: Tuple[int, int], device: torch.device) -> Tensor:
-        """``(N, 2, h, w)`` ICPE map at full resolution (the given ``position_map``, else
-        computed), resized with nearest."""
+    # --- named inputs --------------------------------------------------------------------
+    def get(self, spec: LayoutInput, device: Optional[torch.device] = None,
+            owner: str = 'this model') -> Tensor:
+        """The input ``spec`` at full resolution: as given (checked against ``spec``), else its
+        ``default`` (computed once), else a :class:`LayoutError` naming the input and the fix."""
+        device = self.labels.device if device is None else device
+
+        def compute():
+            given = self.inputs.get(spec.name)
+            if given is not None:
+                self._check_given(spec, given)
+                return given.to(device)
+            if spec.default is None:
+                raise LayoutError(
+                    f'{owner} reads the layout input {spec.name!r} ({spec.shape}), which was '
+                    f'not given: {spec.how_to_give}.')
+            return spec.default(self, device)
+
+        return self.cached(('input', spec.name, device), compute)
+
+    def at(self, spec: LayoutInput, size: Tuple[int, int], device: torch.device,
+           owner: str = 'this model') -> Tensor:
+        """The spatial input ``spec`` resized with nearest neighbour to ``size``."""
         size = tuple(size)
-
-        def compute_full():
-            if self.positions is not None:
-                return self.positions.to(device)
-            return icpe_map(self.labels.to(device))
-
-        full = self._cached(('icpe', device), compute_full)
-        return self._cached(('icpe', size, device), lambda: resize_nearest(full, size))
+        full = self.get(spec, device, owner)
+        if full.dim() == 3:  # (N, H, W) ids: resized as one channel
+            return self.cached(('input', spec.name, size, device),
+                               lambda: resize_nearest(full[:, None], size)[:, 0])
+        return self.cached(('input', spec.name, size, device), lambda: resize_nearest(full, size))
 
     def edges_at(self, size: Tuple[int, int], device: torch.device) -> Tensor:
         """``(N, 1, h, w)`` instance edge map computed at full resolution, resized with nearest."""
-        if self.instances is None:
+        if not self.has_instances:
             raise LayoutError(
                 'this norm was built with with_instance_edge=True, but the layout has no '
-                'instance map: call semantic_layout(label_map, instance_map=...).')
+                f'instance map: {INSTANCES.how_to_give}.')
         size = tuple(size)
-        full = self._cached(('edges', device), lambda: instance_edges(self.instances.to(device)))
-        return self._cached(('edges', size, device), lambda: resize_nearest(full, size))
+        full = self.cached(('edges', device), lambda: instance_edges(self.instances.to(device)))
+        return self.cached(('edges', size, device), lambda: resize_nearest(full, size))
 
-
-LayoutLike = Union[SemanticLayout, Tensor]
-
-
-def as_layout(layout: LayoutLike) -> SemanticLayout:
-    """A :class:`SemanticLayout` from a layout or a bare label map."""
-    return layout if isinstance(layout, SemanticLayout) else SemanticLayout(layout)
-
-
-@contextmanager
-def semantic_layout(label_map: LayoutLike, instance_map: Optional[Tensor] = None):
-    """Make a semantic layout current for every conditional norm called inside the block.
-
-    Works in unmodified models (the norms read it themselves), nests (the innermost wins and
-    the outer one is back on exit), is private to the thread or task that entered it, and is
-    carried into gradient-checkpointed recomputation (see :mod:`clade_mm.compat`).
-
-    Example::
-
-        with clade_mm.semantic_layout(labels):     # labels: (N, H, W) int64
-            image = generator(noise)
-
-    Yields:
-        The :class:`SemanticLayout`, whose per-resolution maps are shared by all norms.
-    """
-    if isinstance(label_map, SemanticLayout):
-        if instance_map is not None:
-            raise LayoutError('pass instance_map when building the SemanticLayout, not here')
-        layout = label_map
-    else:
-        layout = SemanticLayout(label_map, instance_map)
-    token = _current.set(layout)
-    try:
-        yield layout
-    finally:
-        _current.reset(token)
-
-
-def current_layout() -> Optional[SemanticLayout]:
-    """The innermost layout entered with :func:`semantic_layout` in this context, or None."""
-    return _current.get()
-
-
-@contextmanager
-def restored_layout(layout: Optional[SemanticLayout]):
-    """Re-enter ``layout`` (possibly None) exactly as it was; used by recomputation hooks."""
-    token = _current.set(layout)
-    try:
-        yield
-    finally:
-        _current.reset(token)
-
-
-__all__: Sequence[str] = ('SemanticLayout', 'LayoutError', 'semantic_layout', 'current_layout',
-                          'as_layout', 'icpe_map', 'instance_edges', 'connected_components',
-                          'resize_nearest')
+    def _check_given(self, spec: LayoutInput, value: Tensor) -> None:
+        n, h, w = self.labels.shape
+        problem = None
+        if not isinstance(value, Tensor):
+            problem = f'a {type(value).__name__}, not a tensor'
+        elif value.shape[:1] != (n, ):
+            problem = f'shape {tuple(value.shape)}: its first axis must be the batch, {n}'
+        elif spec.spatial and tuple(value.shape[-2:]) != (h, w):
+            problem = f'shape {tuple(value.shape)}: its last two axes must be the label map\'s ' \
+                      f'{h}x{w}'
+        elif spec.spatial and spec.channels is not None and (
+                value.dim() != 4 or value.shape[1] != spec.channels):
+            problem = f'shape {tuple(value.shape)}: expected {spec.channels} channels'
+        elif spec.integer == value.is_floating_point():
+            expected = 'integer ids' if spec.integer else 'float values'
+            problem = f'dtype {value.dtype}: expected {expected}'
+        if problem:
+            raise LayoutError(f'the layout input {spec.name!r} has {problem} (expected '
+                              f'{spec.shape} for a label map of shape ({n}, {h}, {w})).')

@@ -1,12 +1,20 @@
-"""SPADE: spatially-adaptive normalization (Park et al., 2019), the baseline CLADE replaces."""
+"""SPADE: spatially-adaptive normalization (Park et al., 2019), the baseline CLADE replaces.
+
+Registered as ``'SPADE'``. It reads the instance map from the layout with instance edges (one
+more input channel of its modulation network) and nothing else; a bfloat16 copy keeps only the
+parameter-free norm in float32; it has no fused kernel (its cost is its three convolutions,
+formula (2) of the CLADE paper: ``9 (N_c h + 2 h C)`` parameters with ``h`` hidden channels).
+"""
 import torch
 import torch.nn as nn
+from mmengine.registry import MODELS
 from torch import Tensor
 
 from .base import ConditionalNorm
 from .layout import SemanticLayout
 
 
+@MODELS.register_module(name='SPADE')
 class SPADE(ConditionalNorm):
     """``out = norm(x) * (1 + gamma(m)) + beta(m)`` with gamma, beta regressed from the one-hot map.
 
@@ -35,6 +43,10 @@ class SPADE(ConditionalNorm):
             nn.Conv2d(in_channels, hidden_channels, kernel_size, padding=padding), nn.ReLU())
         self.mlp_gamma = nn.Conv2d(hidden_channels, num_features, kernel_size, padding=padding)
         self.mlp_beta = nn.Conv2d(hidden_channels, num_features, kernel_size, padding=padding)
+
+    def paper_params(self) -> int:
+        hidden = self.mlp_shared[0].out_channels
+        return 9 * (self.num_classes * hidden + 2 * hidden * self.num_features)  # formula (2)
 
     def modulate(self, normalized: Tensor, layout: SemanticLayout) -> Tensor:
         size, device = normalized.shape[-2:], normalized.device
