@@ -1,15 +1,10 @@
-from .discriminator import MultiScaleDiscriminator, PatchDiscriminator
-from .generator import SemanticGenerator, SemanticResBlock
+"""Models: one folder per method under ``editors/`` (registered by decorator, imported here so
+that configs find them), and what methods share: losses, spectral norm, building a config's
+generator and checking the weights a checkpoint gives it."""
+from . import editors  # noqa: F401  (registers every method's modules)
+from .builder import build_generator
 from .losses import FeatureMatchingLoss, KLDivergenceLoss, VGG19PerceptualLoss
-from .official_checkpoint import (OfficialCheckpointError, convert_official_checkpoint,
-                                  convert_official_state_dict)
-from .semantic_gan import SemanticGAN
 from .spectral_norm import SpectralNormConv2d
-from .style_encoder import StyleEncoder
 
-__all__ = [
-    'SemanticGenerator', 'SemanticResBlock', 'MultiScaleDiscriminator', 'PatchDiscriminator',
-    'FeatureMatchingLoss', 'VGG19PerceptualLoss', 'KLDivergenceLoss', 'SemanticGAN',
-    'StyleEncoder', 'SpectralNormConv2d', 'OfficialCheckpointError', 'convert_official_checkpoint',
-    'convert_official_state_dict'
-]
+__all__ = ['build_generator', 'FeatureMatchingLoss', 'VGG19PerceptualLoss', 'KLDivergenceLoss',
+           'SpectralNormConv2d']

@@ -11,10 +11,8 @@ neither.
 import re
 from typing import Dict, List, Mapping, Optional, Tuple
 
+import torch
 from torch import Tensor, nn
-
-from .official_checkpoint import (GeneratorArchitecture, _listing, gan_state_dict,
-                                  official_generator_key)
 
 GENERATOR = 'generator.'
 EMA = 'generator_ema.module.'
@@ -22,6 +20,24 @@ EMA = 'generator_ema.module.'
 
 class GeneratorWeightsError(ValueError):
     """A checkpoint whose generator weights do not fit the config's generator."""
+
+
+def listing(keys, limit: int = 8) -> str:
+    """At most ``limit`` of ``keys``, and how many more there are."""
+    shown = ', '.join(keys[:limit])
+    return shown + (f' and {len(keys) - limit} more' if len(keys) > limit else '')
+
+
+def gan_state_dict(generator_state: Mapping[str, Tensor],
+                   with_ema: bool) -> Dict[str, Tensor]:
+    """:class:`SemanticGAN` keys for a generator's state dict: ``generator.*``, and with EMA
+    the same tensors as ``generator_ema.module.*`` with ``generator_ema.steps = 0`` (no update
+    has been averaged in). The discriminator is left out."""
+    state = {f'generator.{k}': v for k, v in generator_state.items()}
+    if with_ema:
+        state.update({f'generator_ema.module.{k}': v for k, v in generator_state.items()})
+        state['generator_ema.steps'] = torch.tensor(0, dtype=torch.long)
+    return state
 
 
 def normalised_ema_keys(state: Mapping[str, Tensor], prefix: str = '') -> Dict[str, Tensor]:
@@ -38,6 +54,8 @@ def normalised_ema_keys(state: Mapping[str, Tensor], prefix: str = '') -> Dict[s
 
 def likely_fixes(found: Mapping[str, Tuple[int, ...]], generator: nn.Module) -> List[str]:
     """Settings of ``model.generator`` that would make it take weights of shapes ``found``."""
+    # The architecture reading of the published codebases' converters.
+    from ..converters import GeneratorArchitecture, official_generator_key
     shapes = {}
     for key, shape in found.items():
         official = official_generator_key(key)
@@ -70,7 +88,7 @@ def check_generator_weights(generator: nn.Module, state: Mapping[str, Tensor],
     found = {k[len(prefix):]: tuple(v.shape) for k, v in state.items()
              if k.startswith(prefix) and isinstance(v, Tensor)}
     if not found:
-        held = _listing(sorted({k.split('.')[0] for k in state}), 5) or 'nothing'
+        held = listing(sorted({k.split('.')[0] for k in state}), 5) or 'nothing'
         raise GeneratorWeightsError(
             f'{source} holds no generator weights ({prefix}*; it holds {held}). Give a '
             'checkpoint that clade-mm training wrote (work_dirs/<config>/iter_N.pth), or '

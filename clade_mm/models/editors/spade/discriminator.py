@@ -9,8 +9,8 @@ from torch import Tensor
 
 from mmagic.registry import MODELS
 
-from ..layers import SemanticLayout
-from .spectral_norm import SpectralNormConv2d, raw_weight
+from ....layers import SemanticLayout
+from ...spectral_norm import SpectralNormConv2d, raw_weight
 
 
 class PatchDiscriminator(nn.Module):
@@ -62,7 +62,7 @@ class MultiScaleDiscriminator(BaseModule):
             :class:`PatchDiscriminator`.
 
     Shapes:
-        ``forward(images: (N, 3, H, W), labels: (N, H, W), instances=None)`` returns one list per
+        ``forward(images: (N, 3, H, W), labels: (N, H, W), **inputs)`` returns one list per
         scale, as :class:`PatchDiscriminator` does.
     """
 
@@ -88,10 +88,10 @@ class MultiScaleDiscriminator(BaseModule):
                 if module.bias is not None:
                     nn.init.zeros_(module.bias)
 
-    def condition(self, images: Tensor, labels: Tensor,
-                  instances: Optional[Tensor] = None) -> Tensor:
-        """The discriminator's input: one-hot labels [+ edges] and the image, channel-wise."""
-        layout = SemanticLayout(labels, instances)
+    def condition(self, images: Tensor, labels: Tensor, **inputs: Optional[Tensor]) -> Tensor:
+        """The discriminator's input: one-hot labels [+ edges] and the image, channel-wise.
+        Of the named layout ``inputs`` it reads ``instances`` (with instance edges)."""
+        layout = SemanticLayout(labels, instances=inputs.get('instances'))
         layout.check_classes(self.num_classes, type(self).__name__)
         size = images.shape[-2:]
         maps = [layout.one_hot_at(size, self.num_classes, images.device, images.dtype)]
@@ -100,8 +100,8 @@ class MultiScaleDiscriminator(BaseModule):
         return torch.cat(maps + [images], dim=1)
 
     def forward(self, images: Tensor, labels: Tensor,
-                instances: Optional[Tensor] = None) -> List[List[Tensor]]:
-        x = self.condition(images, labels, instances)
+                **inputs: Optional[Tensor]) -> List[List[Tensor]]:
+        x = self.condition(images, labels, **inputs)
         results = []
         for index, scale in enumerate(self.scales):
             if index:

@@ -11,9 +11,10 @@ from torch import Tensor
 
 from mmagic.registry import MODELS
 
-from ..layers import ConditionalNorm, SemanticLayout, semantic_layout
-from ..layers.clade import ClassAffine
-from .spectral_norm import SpectralNormConv2d, raw_weight
+from ....layers import (INSTANCES, ConditionalNorm, LayoutInput, SemanticLayout,
+                        semantic_layout)
+from ....layers.layout import unique_inputs
+from ...spectral_norm import SpectralNormConv2d, raw_weight
 
 UPSAMPLING_LAYERS = {'normal': 5, 'more': 6, 'most': 7}
 
@@ -99,10 +100,10 @@ class SemanticGenerator(BaseModule):
         spectral_norm: on the residual blocks' convolutions.
 
     Shapes:
-        ``forward(labels: (N, H, W) int64, instances=None, z=None, position=None) ->
-        (N, 3, H, W)`` in ``[-1, 1]``; ``instances`` ``(N, H, W)`` ids, ``z`` ``(N, z_channels)``
-        (random when not given), ``position`` the ``(N, 2, H, W)`` ICPE map of ``labels``
-        (computed when not given; an exported graph takes it as an input).
+        ``forward(labels: (N, H, W) int64, **inputs) -> (N, 3, H, W)`` in ``[-1, 1]``.
+        ``inputs`` are the named inputs of :meth:`layout_inputs`: ``instances`` ``(N, H, W)``
+        ids with instance edges, ``z`` ``(N, z_channels)`` (random when not given) and what
+        the norms read (CLADE-ICPE's ``position``...).
     """
 
     def __init__(self, num_classes: int, norm_cfg: dict = dict(type='CLADE'),
@@ -124,6 +125,11 @@ class SemanticGenerator(BaseModule):
             if out_size is None:
                 raise ValueError('a generator with z_channels needs out_size=(H, W)')
             self.latent_size = self._latent_size(tuple(out_size))
+            self.z_input = LayoutInput(
+                'z', f'(N, {z_channels}) float32 code', 'drawn from N(0, 1) when not given',
+                spatial=False, random=True, default=self._random_z,
+                sample=lambda labels, rng: torch.randn(labels.shape[0], z_channels,
+                                                       generator=rng).to(labels.device))
             self.fc = nn.Linear(z_channels, 16 * nf * self.latent_size[0] * self.latent_size[1])
         else:
             self.latent_size = None
@@ -151,6 +157,18 @@ class SemanticGenerator(BaseModule):
             final_channels = nf // 2
         self.conv_img = nn.Conv2d(final_channels, 3, 3, padding=1)
 
+    def _random_z(self, layout: SemanticLayout, device: torch.device) -> Tensor:
+        return torch.randn(layout.batch_size, self.z_channels, device=device)
+
+    def layout_inputs(self) -> Tuple[LayoutInput, ...]:
+        """The named inputs of :meth:`forward`: this generator's own (``instances``, ``z``),
+        then those its norms declare, each once."""
+        own = ((INSTANCES, ) if self.with_instance_edge else ()) + \
+            ((self.z_input, ) if self.z_channels is not None else ())
+        return unique_inputs(own + tuple(
+            spec for m in self.modules() if isinstance(m, ConditionalNorm)
+            for spec in m.layout_inputs()))
+
     def _latent_size(self, size: Tuple[int, int]) -> Tuple[int, int]:
         factor = 2 ** self.num_ups
         if size[0] % factor or size[1] % factor:
@@ -164,14 +182,14 @@ class SemanticGenerator(BaseModule):
     def init_weights(self):
         """Xavier-normal (gain 0.02) convs and linears, zero biases, as in SPADE.
 
-        The class-wise banks of CLADE (``U(0, 1)`` and 0) and CLADE-ICPE's zero-initialised
-        positional convs keep their own initialisation.
+        What a norm declares in ``own_init_modules`` (CLADE's class-wise banks) keeps its own
+        initialisation.
         """
         super().init_weights()
         if self.init_cfg is not None:
             return
-        own_init = {id(m) for affine in self.modules() if isinstance(affine, ClassAffine)
-                    for m in affine.modules()}
+        own_init = {id(m) for norm in self.modules() if isinstance(norm, ConditionalNorm)
+                    for kept in norm.own_init_modules() for m in kept.modules()}
         for module in self.modules():
             if isinstance(module, (nn.Conv2d, nn.Linear)) and id(module) not in own_init:
                 weight = raw_weight(module)
@@ -179,20 +197,26 @@ class SemanticGenerator(BaseModule):
                 if module.bias is not None:
                     nn.init.zeros_(module.bias)
 
-    def forward(self, labels: Tensor, instances: Optional[Tensor] = None,
-                z: Optional[Tensor] = None, position: Optional[Tensor] = None) -> Tensor:
-        layout = SemanticLayout(labels, instances, position)
+    def forward(self, labels: Tensor, **inputs: Optional[Tensor]) -> Tensor:
+        known = {spec.name for spec in self.layout_inputs()}
+        unknown = sorted(name for name, value in inputs.items()
+                         if value is not None and name not in known)
+        if unknown:
+            raise TypeError(f'{type(self).__name__} got inputs it does not read: '
+                            f'{", ".join(unknown)}; it reads {", ".join(sorted(known)) or "none"} '
+                            'besides the label map')
+        layout = SemanticLayout(labels, **inputs)
         layout.check_classes(self.num_classes, type(self).__name__)
         height, width = layout.labels.shape[-2:]
         latent = self._latent_size((height, width))
         if self.latent_size is not None and latent != self.latent_size:
-            raise ValueError(f'this generator was built for {self.latent_size[0] * 2 ** self.num_ups}x'
-                             f'{self.latent_size[1] * 2 ** self.num_ups} images (out_size), got '
+            factor = 2 ** self.num_ups
+            raise ValueError(f'this generator was built for {self.latent_size[0] * factor}x'
+                             f'{self.latent_size[1] * factor} images (out_size), got '
                              f'labels of {height}x{width}')
         with semantic_layout(layout):
             if self.z_channels is not None:
-                if z is None:
-                    z = torch.randn(layout.batch_size, self.z_channels, device=labels.device)
+                z = layout.get(self.z_input, labels.device, type(self).__name__)
                 x = self.fc(z.to(self.fc.weight.dtype)).view(z.shape[0], -1, *latent)
             else:
                 x = layout.one_hot_at(latent, self.num_classes, labels.device, self.fc.weight.dtype)

@@ -13,7 +13,8 @@ from mmagic.models.base_models import BaseGAN
 from mmagic.registry import MODELS
 from mmagic.structures import DataSample
 
-from .generator_weights import check_gan_state_dict
+from ....layers.layout import inputs_read_by
+from ...generator_weights import check_gan_state_dict
 
 SampleList = List[DataSample]
 
@@ -29,11 +30,12 @@ def _check_weights_before_loading(model, state_dict, prefix, *args) -> None:
 class SemanticGAN(BaseGAN):
     """Label map in, image out, trained with hinge GAN, feature matching, VGG and KL losses.
 
-    Inputs (after the data preprocessor, which must leave ``label`` and ``instance``
-    unnormalised: ``non_image_keys=['label', 'instance', 'position']``):
-    ``img`` ``(N, 3, H, W)`` in ``[-1, 1]``, ``label`` ``(N, 1, H, W)`` class ids and optionally
-    ``instance`` ``(N, 1, H, W)`` instance ids and ``position`` ``(N, 2, H, W)`` CLADE-ICPE
-    positional maps (``LoadSemanticSample(position_map='published')``; unnormalised too).
+    Inputs (after the data preprocessor, which must leave the maps unnormalised:
+    ``non_image_keys=['label', 'instance', 'position']``): ``img`` ``(N, 3, H, W)`` in
+    ``[-1, 1]``, ``label`` ``(N, 1, H, W)`` class ids and, by ``layout_keys``, the named layout
+    inputs of the generator and discriminator: ``instance`` ``(N, 1, H, W)`` instance ids,
+    ``position`` ``(N, 2, H, W)`` positional maps (``LoadSemanticSample(position_map=
+    'published')``), or any input a norm family declares.
 
     Args:
         generator: a :class:`~clade_mm.models.SemanticGenerator` config.
@@ -43,7 +45,10 @@ class SemanticGAN(BaseGAN):
         feature_matching_loss, perceptual_loss, kl_loss: configs or ``None`` to disable.
             ``kl_loss`` is used only when the generator has a style encoder.
         ema_config: as in BaseGAN; ``None`` trains without an EMA generator.
+        layout_keys: ``{batch input key: layout input name}``: which inputs of a batch are
+            per-sample conditioning, handed to the generator and the discriminator by name.
     """
+    DEFAULT_LAYOUT_KEYS = dict(instance='instances', position='position')
 
     def __init__(self, generator: dict, discriminator: dict,
                  data_preprocessor: Optional[dict] = None,
@@ -52,8 +57,9 @@ class SemanticGAN(BaseGAN):
                                                               loss_weight=10.0),
                  perceptual_loss: Optional[dict] = None,
                  kl_loss: Optional[dict] = dict(type='KLDivergenceLoss', loss_weight=0.05),
-                 ema_config: Optional[dict] = None):
+                 ema_config: Optional[dict] = None, layout_keys: Optional[dict] = None):
         super().__init__(generator, discriminator, data_preprocessor, ema_config=ema_config)
+        self.layout_keys = dict(self.DEFAULT_LAYOUT_KEYS if layout_keys is None else layout_keys)
         self.gan_loss = MODELS.build(gan_loss)
         self.feature_matching_loss = MODELS.build(feature_matching_loss) \
             if feature_matching_loss else None
@@ -62,11 +68,11 @@ class SemanticGAN(BaseGAN):
         # Before mmengine's lenient loading (load_from, resume, tools/test.py) copies a tensor.
         self.register_load_state_dict_pre_hook(_check_weights_before_loading)
 
-    @staticmethod
-    def _semantic_inputs(inputs: dict) -> Tuple[Tensor, Optional[Tensor]]:
-        labels = inputs['label']
-        instances = inputs.get('instance')
-        return labels, instances
+    def _semantic_inputs(self, inputs: dict) -> Tuple[Tensor, Dict[str, Tensor]]:
+        """The label maps and the named layout inputs of a batch."""
+        named = {name: inputs[key] for key, name in self.layout_keys.items()
+                 if inputs.get(key) is not None}
+        return inputs['label'], named
 
     @staticmethod
     def _style_encoder(generator):
@@ -77,21 +83,21 @@ class SemanticGAN(BaseGAN):
                   style: Optional[Tensor] = None) -> Tuple[Tensor, Optional[Tuple[Tensor, Tensor]]]:
         """Images from the label maps; with a style encoder, ``z`` comes from ``style`` images
         (and ``(mu, logvar)`` is returned for the KL loss) or, without them, from N(0, 1)."""
-        labels, instances = self._semantic_inputs(inputs)
-        z, posterior = None, None
+        labels, named = self._semantic_inputs(inputs)
+        posterior = None
         encoder = self._style_encoder(generator)
         if encoder is not None and style is not None:
             mu, logvar = encoder(style)
-            z, posterior = encoder.sample(mu, logvar), (mu, logvar)
-        # A positional map from the data (published CLADE-ICPE maps), else computed by ICPE.
-        return generator(labels, instances, z, inputs.get('position')), posterior
+            named['z'], posterior = encoder.sample(mu, logvar), (mu, logvar)
+        return generator(labels, **inputs_read_by(generator, named)), posterior
 
     def _discriminate(self, fake: Tensor, real: Tensor,
                       inputs: dict) -> Tuple[List[List[Tensor]], List[List[Tensor]]]:
         """One discriminator pass over fakes and reals together, split back per scale."""
-        labels, instances = self._semantic_inputs(inputs)
-        twice = (None if instances is None else torch.cat([instances, instances]))
-        outputs = self.discriminator(torch.cat([fake, real]), torch.cat([labels, labels]), twice)
+        labels, named = self._semantic_inputs(inputs)
+        twice = {name: torch.cat([value, value]) for name, value in named.items()}
+        outputs = self.discriminator(torch.cat([fake, real]), torch.cat([labels, labels]),
+                                     **twice)
         n = fake.shape[0]
         return ([[o[:n] for o in scale] for scale in outputs],
                 [[o[n:] for o in scale] for scale in outputs])
@@ -158,12 +164,14 @@ class SemanticGAN(BaseGAN):
             images were given, and the input ``label_map``.
         """
         generator = self.generator_ema if self.with_ema_gen else self.generator
-        labels, instances = self._semantic_inputs(inputs)
-        z = inputs.get('z')
+        labels, named = self._semantic_inputs(inputs)
+        if inputs.get('z') is not None:
+            named['z'] = inputs['z']
         encoder = self._style_encoder(generator)
-        if z is None and encoder is not None and inputs.get('style') is not None:
-            z = encoder(inputs['style'])[0]  # the posterior mean: deterministic style transfer
-        fake = generator(labels, instances, z, inputs.get('position'))
+        if 'z' not in named and encoder is not None and inputs.get('style') is not None:
+            # the posterior mean: deterministic style transfer
+            named['z'] = encoder(inputs['style'])[0]
+        fake = generator(labels, **inputs_read_by(generator, named))
         sample = DataSample()
         if data_samples:
             sample.update(data_samples)

@@ -9,7 +9,7 @@ from torch import Tensor
 
 from mmagic.registry import MODELS
 
-from .spectral_norm import SpectralNormConv2d
+from ...spectral_norm import SpectralNormConv2d
 
 
 @MODELS.register_module()
