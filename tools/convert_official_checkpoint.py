@@ -8,14 +8,13 @@ SRC is the generator the published code saved (``latest_net_G.pth``, ``{epoch}_n
 source key must land on a key of the config's generator with the same shape; otherwise nothing
 is written and the message names the first mismatch and what to change in the config. DST is
 an mmengine checkpoint for ``tools/test.py CONFIG DST``, ``tools/synthesize.py`` and
-``load_from``. See ``clade_mm.models.official_checkpoint`` for the key mapping.
+``load_from``. See ``clade_mm.converters`` (one module per published codebase) for the key mapping.
 """
 import argparse
 import sys
 
 from clade_mm.apis.config import add_cfg_options
-from clade_mm.models.official_checkpoint import (OfficialCheckpointError,
-                                                 convert_official_checkpoint)
+from clade_mm.converters import OfficialCheckpointError, convert_official_checkpoint
 
 
 def main(argv=None):
