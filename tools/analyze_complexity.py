@@ -33,9 +33,10 @@ def main():
     generator = MODELS.build(gen_cfg)
     height, width = cfg.image_size
     labels = torch.randint(0, gen_cfg.num_classes, (1, height, width))
-    instances = labels.clone() if gen_cfg.get('with_instance_edge') else None
+    rng = torch.Generator().manual_seed(0)
+    inputs = {spec.name: spec.sample_for(labels, rng) for spec in generator.layout_inputs()}
     name = osp.splitext(osp.basename(args.config))[0]
-    complexity = measure_complexity(generator, labels, instances)
+    complexity = measure_complexity(generator, labels, **inputs)
     title = (f'{name}: {generator.num_classes} classes, {width}x{height}, '
              f"{gen_cfg.norm_cfg['type']}, {gen_cfg.get('num_upsampling_layers', 'normal')}")
     print(format_report(complexity, title))

@@ -1,4 +1,4 @@
-"""Run SPADE, CLADE and CLADE-ICPE on a small hand-made scene and say what each one did.
+"""Run every registered norm family on a small hand-made scene and say what each one did.
 
 The scene has flat regions (sky, grass) and two separate trees of one class, the cases the
 paper is about. For every layer it prints the parameter count, whether two flat label maps of
@@ -18,7 +18,8 @@ import torch.nn as nn
 from mmengine.registry import MODELS
 
 import clade_mm
-from clade_mm.layers import icpe_map, instance_edges
+from clade_mm.layers import instance_edges, norm_families
+from clade_mm.ops.positional_map import icpe_map
 
 CLASSES = ('sky', 'grass', 'tree')
 PALETTE = np.array([[235, 200, 120], [60, 170, 60], [20, 90, 30]], dtype=np.uint8)
@@ -50,11 +51,8 @@ def main():
           f'classes {", ".join(CLASSES)}; two separate trees.\n')
 
     layers = {'BatchNorm2d (plain)': nn.BatchNorm2d(channels)}
-    for type_ in ('SPADE', 'CLADE', 'CLADE-ICPE'):
+    for type_ in norm_families():
         layers[type_] = MODELS.build(dict(type=type_, num_features=channels,
-                                          num_classes=len(CLASSES), hidden_channels=32)
-                                     if type_ == 'SPADE' else
-                                     dict(type=type_, num_features=channels,
                                           num_classes=len(CLASSES)))
     for layer in layers.values():  # as if trained: every parameter away from its initial value
         with torch.no_grad():
@@ -70,7 +68,7 @@ def main():
             with clade_mm.semantic_layout(torch.full_like(labels, cls)):
                 outs.append(layer(flat_features))
         differ = (outs[0] - outs[1]).abs().mean().item()
-        with clade_mm.semantic_layout(labels, instance_map=instances):
+        with clade_mm.semantic_layout(labels, instances=instances):
             out = layer(features)
         per_class = ', '.join(f'{c} {out[0][:, labels[0] == i].mean():+.3f}'
                               for i, c in enumerate(CLASSES))

@@ -2,14 +2,16 @@
 
 Counts come from the modules themselves, measured with forward hooks on one label map:
 a convolution or linear layer costs one MAC per weight per output position plus one per bias
-(the paper's "FLOPs"); CLADE's guided sampling costs one operation per output element (the
-paper's value-assignment convention); SPADE's cost is that of its convolutions.
+(the paper's "FLOPs"); a conditional norm costs what its family declares
+(:meth:`~clade_mm.layers.ConditionalNorm.macs`: by default the convolutions inside it; CLADE's
+guided sampling, one operation per output element, the paper's value-assignment convention).
 
 The overhead of a conditional norm is taken relative to the convolution it feeds (``norm_0 ->
 conv_0``, ``norm_1 -> conv_1``, ``norm_s -> conv_s`` in a residual block) and summed over the
-generator, twice: as measured, and with the paper's formulas (2), (4), (5), which assume
-``k_c = k_m = 3`` for every convolution (the 1x1 shortcut included) and count no biases. The
-latter reproduces the paper's 39.21 % / 234.73 % (SPADE) and 4.57 % / 0.07 % (CLADE).
+generator, twice: as measured, and with the paper's formulas (2), (4), (5) (each family's
+``paper_params``/``paper_macs``), which assume ``k_c = k_m = 3`` for every convolution (the 1x1
+shortcut included) and count no biases. The latter reproduces the paper's 39.21 % / 234.73 %
+(SPADE) and 4.57 % / 0.07 % (CLADE).
 """
 from dataclasses import dataclass, field
 from typing import Dict, List
@@ -17,7 +19,7 @@ from typing import Dict, List
 import torch
 import torch.nn as nn
 
-from ..layers import CLADE, SPADE, ConditionalNorm
+from ..layers import ConditionalNorm
 from ..models.spectral_norm import raw_weight
 
 
@@ -40,6 +42,7 @@ class NormOverhead:
     norm: LayerCost
     conv: LayerCost
     paper_norm_params: int
+    paper_norm_macs: int
     paper_conv_params: int
 
     @property
@@ -71,8 +74,7 @@ class Complexity:
         elif convention == 'paper':
             norm_p = sum(o.paper_norm_params for o in self.overheads)
             conv_p = sum(o.paper_conv_params for o in self.overheads)
-            norm_m = sum(o.paper_norm_params * o.norm.height * o.norm.width
-                         if o.norm.kind != 'CLADE' else o.norm.macs for o in self.overheads)
+            norm_m = sum(o.paper_norm_macs for o in self.overheads)
             conv_m = sum(o.paper_conv_params * o.conv.height * o.conv.width
                          for o in self.overheads)
         else:
@@ -84,23 +86,16 @@ def _own_params(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 
 
-def _paper_norm_params(norm: ConditionalNorm) -> int:
-    """Formula (2) for SPADE (no biases), (5) for CLADE: what the paper counts."""
-    if isinstance(norm, SPADE):
-        hidden = norm.mlp_shared[0].out_channels
-        return 9 * (norm.num_classes * hidden + 2 * hidden * norm.num_features)
-    return 2 * norm.num_classes * norm.num_features
-
-
 @torch.no_grad()
 def measure_complexity(generator: nn.Module, labels: torch.Tensor,
-                       instances: torch.Tensor = None) -> Complexity:
-    """Run ``generator(labels, instances)`` once and count every layer's parameters and MACs.
+                       **inputs: torch.Tensor) -> Complexity:
+    """Run ``generator(labels, **inputs)`` once and count every layer's parameters and MACs.
 
     Args:
-        generator: a :class:`~clade_mm.models.SemanticGenerator` (any module whose norms are
-            named ``norm_<k>`` beside the ``conv_<k>`` they feed can be analysed the same way).
+        generator: a SPADE-style generator (any module whose norms are named ``norm_<k>``
+            beside the ``conv_<k>`` they feed can be analysed the same way).
         labels: ``(1, H, W)`` label map of the size to analyse.
+        inputs: the generator's named layout inputs (``instances=``...).
     """
     layers: Dict[str, LayerCost] = {}
     norms: Dict[str, ConditionalNorm] = {}
@@ -126,11 +121,9 @@ def measure_complexity(generator: nn.Module, labels: torch.Tensor,
         def hook(module, inputs, output):
             x = inputs[0]
             h, w = x.shape[-2:]
-            if isinstance(module, CLADE):
-                macs = x.shape[1] * h * w  # guided sampling: one assignment per element
-            else:
-                macs = sum(layers[f'{name}.{sub}'].macs for sub, m in module.named_modules()
-                           if isinstance(m, nn.Conv2d) and f'{name}.{sub}' in layers)
+            inside = sum(layers[f'{name}.{sub}'].macs for sub, m in module.named_modules()
+                         if isinstance(m, (nn.Conv2d, nn.Linear)) and f'{name}.{sub}' in layers)
+            macs = module.macs(x, output, inside)
             layers[name] = LayerCost(name, type(module).__name__, x.shape[1], output.shape[1],
                                      0, h, w, _own_params(module), macs)
         return hook
@@ -144,7 +137,7 @@ def measure_complexity(generator: nn.Module, labels: torch.Tensor,
     try:
         was_training = generator.training
         generator.eval()
-        generator(labels, instances)
+        generator(labels, **inputs)
         generator.train(was_training)
     finally:
         for handle in handles:
@@ -156,7 +149,9 @@ def measure_complexity(generator: nn.Module, labels: torch.Tensor,
         if conv_name not in layers or name not in layers:
             continue
         conv = layers[conv_name]
-        overheads.append(NormOverhead(layers[name], conv, _paper_norm_params(norm),
+        cost = layers[name]
+        overheads.append(NormOverhead(cost, conv, norm.paper_params(),
+                                      norm.paper_macs(cost.height, cost.width),
                                       9 * conv.in_channels * conv.out_channels))
     top_level = [c for n, c in layers.items()
                  if c.kind in ('conv', 'linear') and id(generator.get_submodule(n)) not in

@@ -12,8 +12,8 @@ from typing import Dict, List
 import numpy as np
 import torch
 
-from ..layers import SPADE
-from ..layers.layout import resize_nearest
+from ..layers.spade import SPADE
+from ..layers.label_map import resize_nearest
 
 
 @dataclass

@@ -12,6 +12,7 @@ from ..datasets.image_files import read_image, read_map
 from ..datasets.transforms import (LoadSemanticSample, published_position_map, resize_map,
                                    resize_position)
 from ..datasets.validation import DatasetError, check_label_range, label_ids
+from ..layers.layout import inputs_read_by, missing_inputs
 from .precision import GeneratorInference
 
 MAP_SUFFIXES = ('.png', '.bmp', '.tif', '.tiff')
@@ -59,7 +60,7 @@ class SemanticSynthesizer:
 
     Example::
 
-        synth = SemanticSynthesizer('configs/clade_synthetic.py', 'work_dirs/.../iter_1500.pth')
+        synth = SemanticSynthesizer('configs/clade/clade_synthetic.py', 'work_dirs/.../iter_1500.pth')
         images = synth('labels/00001.png')          # a list of (H, W, 3) uint8 RGB arrays
         styled = synth(label_array, style='photo.jpg', seed=1)
     """
@@ -67,9 +68,8 @@ class SemanticSynthesizer:
     def __init__(self, config: Union[str, Config], checkpoint: Optional[str] = None,
                  device: str = 'cpu', use_ema: bool = True, precision: str = 'auto'):
         self.cfg = Config.fromfile(config) if isinstance(config, str) else config
-        import clade_mm.models  # noqa: F401  (registers the generator)
+        from ..models import build_generator  # registers the generators
         from ..models.generator_weights import generator_state_dict
-        from ..models.official_checkpoint import build_generator
 
         # The generator alone: the losses (and the weight files they read) are for training.
         generator = build_generator(self.cfg, device='cpu')
@@ -158,11 +158,10 @@ class SemanticSynthesizer:
         names it in errors): ``num_samples`` (H, W, 3) uint8 RGB arrays."""
         labels = label_ids(np.asarray(labels), name)
         check_label_range(labels, self.generator.num_classes, name)
-        if self.generator.with_instance_edge and instances is None:
-            raise ValueError(
-                'this model was trained with instance edges (with_instance_edge=True): give '
-                'the instance maps (--instances DIR on the command line, instances= in '
-                'Python)')
+        missing = missing_inputs(self.generator, dict(instances=instances))
+        if missing:
+            raise ValueError('; '.join(f'this model reads {spec.name} ({spec.shape}): '
+                                       f'{spec.how_to_give}' for spec in missing))
         encoder = getattr(self.generator, 'style_encoder', None)
         if style is not None and encoder is None:
             raise ValueError('style images need a generator with a style encoder '
@@ -177,24 +176,26 @@ class SemanticSynthesizer:
                 f'the instance map is {instances.shape[1]}x{instances.shape[0]} but the label '
                 f'map {labels.shape[1]}x{labels.shape[0]}: they must be pixel-aligned.', 'size')
         label_t = self.model_input(labels)
-        inst_t = None if instances is None else self.model_input(instances)
-        position = None
+        named = {}
+        if instances is not None:
+            named['instances'] = self.model_input(instances)
         if self.loader.position_map == 'published':  # at the label map's own resolution
             position = published_position_map(labels)
             if self.image_size:
                 position = resize_position(position, self.image_size)
-            position = torch.from_numpy(position).permute(2, 0, 1)[None].to(self.device)
+            named['position'] = torch.from_numpy(position).permute(2, 0, 1)[None].to(
+                self.device)
         generator = torch.Generator().manual_seed(seed) if seed is not None else None
         outputs = []
         for _ in range(num_samples):
-            z = None
             if style is not None:
                 mu, logvar = encoder(self._style_tensor(style))
-                z = mu if num_samples == 1 else mu + torch.randn(
+                named['z'] = mu if num_samples == 1 else mu + torch.randn(
                     mu.shape, generator=generator).to(self.device) * torch.exp(0.5 * logvar)
             elif self.generator.z_channels is not None:
-                z = torch.randn(1, self.generator.z_channels, generator=generator).to(self.device)
-            image = self.inference(label_t, inst_t, z, position)[0]
+                named['z'] = torch.randn(1, self.generator.z_channels,
+                                         generator=generator).to(self.device)
+            image = self.inference(label_t, **inputs_read_by(self.generator, named))[0]
             outputs.append(((image.clamp(-1, 1) + 1) * 127.5).round().byte().permute(
                 1, 2, 0).cpu().numpy())
         return outputs

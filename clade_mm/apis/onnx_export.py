@@ -1,25 +1,19 @@
 """Export a :class:`~clade_mm.models.SemanticGenerator` to ONNX and check it with onnxruntime.
 
-The graph is the generator in eval mode, label map in, image out, CLADE's gather included
-(spectral norm folded into the convolutions' weights):
-
-=============  ==============================  =======  ========================================
-input          shape                           dtype    when
-=============  ==============================  =======  ========================================
-``labels``     ``(batch, H, W)``               int64    always: class ids ``0..num_classes-1``
-``instances``  ``(batch, H, W)``               int64    instance edges (``with_instance_edge``)
-``z``          ``(batch, z_channels)``         float32  generators with ``z_channels``
-``position``   ``(batch, 2, H, W)``            float32  CLADE-ICPE: ``icpe_map(labels)``
-=============  ==============================  =======  ========================================
-
-and one output, ``image`` ``(batch, 3, H, W)`` float32 in ``[-1, 1]`` (RGB). ``H, W`` are fixed
+The graph is the generator in eval mode, label map in, image out, the norms' gathers included
+(spectral norm folded into the convolutions' weights). Its inputs are ``labels``
+``(batch, H, W)`` int64 class ids ``0..num_classes-1``, then every layout input the generator
+reads (its ``layout_inputs()``, declared by the generator and by each norm family, with their
+shapes: ``instances`` with instance edges, ``z`` with ``z_channels``, CLADE-ICPE's
+``position``...) that is a graph input; :func:`graph_input_names` lists them for a generator.
+One output, ``image`` ``(batch, 3, H, W)`` float32 in ``[-1, 1]`` (RGB). ``H, W`` are fixed
 at export, ``batch`` is a dynamic axis unless a batch size is given.
 
 What stays outside the graph, and why:
 
-- CLADE-ICPE's positional map: it comes from the connected components of the label map, a
-  data-dependent loop that a static graph cannot hold, so the caller computes it
-  (:func:`clade_mm.layers.icpe_map`) and feeds it as ``position``.
+- Inputs a family computes with data-dependent loops (CLADE-ICPE's positional map, from the
+  connected components of the label map) cannot live in a static graph: the caller computes
+  them (the input's declaration says how) and feeds them by name.
 - The style encoder: ``z`` is an input (a random code, or the encoder's mean for a style image
   computed in PyTorch).
 - The class-id check: a graph cannot raise the generator's message. Negative ids are mapped past
@@ -37,13 +31,10 @@ import torch
 import torch.nn as nn
 from torch import Tensor
 
-from ..layers.clade import ClassAffine
-from ..layers.layout import icpe_map, resize_nearest
+from ..layers.layout import LayoutInput, random_ids
 
 OUTPUT_NAME = 'image'
 BATCH_AXIS = 'batch'
-# Instance ids of the random check inputs: only where they change matters (edges).
-NUM_RANDOM_INSTANCES = 16
 
 
 def require(module: str, purpose: str):
@@ -57,36 +48,34 @@ def require(module: str, purpose: str):
             '-c requirements/constraints.txt (tools/setup_env.sh does this).') from err
 
 
+def graph_inputs(generator: nn.Module) -> Tuple[LayoutInput, ...]:
+    """The layout inputs of ``generator`` that its graph takes, in order."""
+    return tuple(spec for spec in generator.layout_inputs() if spec.graph_input)
+
+
+def graph_input_names(generator: nn.Module) -> Tuple[str, ...]:
+    """The inputs of ``generator``'s graph, in order: ``labels``, then :func:`graph_inputs`."""
+    return ('labels', ) + tuple(spec.name for spec in graph_inputs(generator))
+
+
 class GeneratorGraph(nn.Module):
-    """The generator with the exported graph's inputs as its arguments.
+    """The generator with the exported graph's inputs as positional arguments, in the order
+    of :func:`graph_input_names`.
 
     Shapes:
-        ``forward(labels: (N, H, W) int64, instances: (N, H, W) int64 | None,
-        z: (N, z_channels) | None, position: (N, 2, H, W) | None) -> (N, 3, H, W)``.
+        ``forward(labels: (N, H, W) int64, *inputs) -> (N, 3, H, W)``.
     """
 
     def __init__(self, generator: nn.Module):
         super().__init__()
         self.generator = generator
+        self.names = graph_input_names(generator)[1:]
 
-    def forward(self, labels: Tensor, instances: Optional[Tensor] = None,
-                z: Optional[Tensor] = None, position: Optional[Tensor] = None) -> Tensor:
+    def forward(self, labels: Tensor, *inputs: Tensor) -> Tensor:
         # ONNX's Gather and ScatterElements read a negative index from the end (-1 is the last
         # class) where PyTorch would refuse it; past the last class, onnxruntime refuses it too.
         labels = labels.masked_fill(labels < 0, self.generator.num_classes)
-        return self.generator(labels, instances, z, position)
-
-
-def graph_input_names(generator: nn.Module) -> Tuple[str, ...]:
-    """The inputs of ``generator``'s graph, in order (see the module docstring)."""
-    names = ['labels']
-    if generator.with_instance_edge:
-        names.append('instances')
-    if generator.z_channels is not None:
-        names.append('z')
-    if any(isinstance(m, ClassAffine) and m.with_position for m in generator.modules()):
-        names.append('position')
-    return tuple(names)
+        return self.generator(labels, **dict(zip(self.names, inputs)))
 
 
 def random_label_maps(batch_size: int, size: Tuple[int, int], num_ids: int,
@@ -96,26 +85,29 @@ def random_label_maps(batch_size: int, size: Tuple[int, int], num_ids: int,
     The regions' side, drawn once per call from 1 to 16 pixels, ranges the maps from per-pixel
     noise to a few large components per class (a non-trivial ICPE map).
     """
-    cell = int(torch.randint(1, 17, (), generator=rng))
-    coarse = (max(1, size[0] // cell), max(1, size[1] // cell))
-    ids = torch.randint(0, num_ids, (batch_size, 1, *coarse), generator=rng)
-    return resize_nearest(ids, size)[:, 0]
+    return random_ids(torch.zeros(batch_size, *size, dtype=torch.long), rng, num_ids)
 
 
 def random_inputs(generator: nn.Module, size: Tuple[int, int], batch_size: int,
                   rng: torch.Generator) -> Dict[str, Tensor]:
-    """Random valid inputs for ``generator``'s graph, by input name, on its device."""
+    """Random valid inputs for ``generator``'s graph, by input name, on its device: each
+    layout input as its declaration samples it."""
     device = next(generator.parameters()).device
     labels = random_label_maps(batch_size, size, generator.num_classes, rng)
     inputs = dict(labels=labels)
-    names = graph_input_names(generator)
-    if 'instances' in names:
-        inputs['instances'] = random_label_maps(batch_size, size, NUM_RANDOM_INSTANCES, rng)
-    if 'z' in names:
-        inputs['z'] = torch.randn(batch_size, generator.z_channels, generator=rng)
-    if 'position' in names:
-        inputs['position'] = icpe_map(labels)
+    for spec in graph_inputs(generator):
+        inputs[spec.name] = spec.sample_for(labels, rng)
     return {name: tensor.to(device) for name, tensor in inputs.items()}
+
+
+def _reference(generator: nn.Module, inputs: Dict[str, Tensor]) -> Tensor:
+    """The generator's own images for graph ``inputs``: inputs a family would compute itself
+    (a given ``default``, not random) are left to it, so the check covers that contract."""
+    own = {name: value for name, value in inputs.items() if name != 'labels'}
+    for spec in graph_inputs(generator):
+        if spec.default is not None and not spec.random:
+            own.pop(spec.name)
+    return generator(inputs['labels'], **own)
 
 
 def export_generator(generator: nn.Module, path: str, size: Tuple[int, int],
@@ -145,18 +137,19 @@ def export_generator(generator: nn.Module, path: str, size: Tuple[int, int],
     with torch.no_grad():
         # Eagerly first: a size or an input the generator refuses fails with its own message
         # here rather than deep inside the exporter.
-        generator(inputs['labels'], inputs.get('instances'), inputs.get('z'))
+        _reference(generator, inputs)
     dynamic_shapes = None
     if batch_size is None:
         batch = torch.export.Dim(BATCH_AXIS, min=1)
-        dynamic_shapes = {name: {0: batch} for name in names}
+        dynamic_shapes = tuple({0: batch} for _ in names)
     with torch.no_grad(), warnings.catch_warnings():
         # Notices about the exporter's own internals, nothing a user can act on: a deprecated
         # pytree class, and that the inputs' shared batch axis is named once.
         warnings.filterwarnings('ignore', message='.*LeafSpec', category=FutureWarning)
         warnings.filterwarnings('ignore', message=f'.*axis name: {BATCH_AXIS} will not be used')
         program = torch.onnx.export(
-            GeneratorGraph(generator).eval(), (), kwargs=inputs, input_names=list(names),
+            GeneratorGraph(generator).eval(), tuple(inputs[name] for name in names),
+            input_names=list(names),
             output_names=[OUTPUT_NAME], opset_version=opset, dynamic_shapes=dynamic_shapes,
             dynamo=True, verbose=False)
     # The exporter folds constants only up to small sizes; folding what derives from the weights
@@ -172,10 +165,11 @@ def verify_onnx(path: str, generator: nn.Module, num_checks: int = 3,
                 seed: int = 1) -> Sequence[float]:
     """Run the ONNX file with onnxruntime and ``generator`` with PyTorch on random inputs.
 
-    Label maps (and instance maps, codes) are drawn from ``seed``, not the export's; the
-    ``position`` input gets :func:`~clade_mm.layers.icpe_map` of the labels while PyTorch computes
-    its own, so the check covers the documented contract. With a dynamic batch axis the checks
-    alternate batches of 1 and 2. ``generator`` is put in eval mode, as it was exported.
+    Label maps and every graph input are drawn from ``seed``, not the export's, as their
+    declarations sample them; an input the generator would compute itself (CLADE-ICPE's
+    ``position``) is given to the graph while PyTorch computes its own, so the check covers the
+    documented contract. With a dynamic batch axis the checks alternate batches of 1 and 2.
+    ``generator`` is put in eval mode, as it was exported.
 
     Returns:
         The max absolute difference of each check, in the images' ``[-1, 1]`` units.
@@ -191,7 +185,7 @@ def verify_onnx(path: str, generator: nn.Module, num_checks: int = 3,
         batch_size = fixed_batch if isinstance(fixed_batch, int) else 1 + check % 2
         inputs = random_inputs(generator, size, batch_size, rng)
         with torch.no_grad():
-            reference = generator(inputs['labels'], inputs.get('instances'), inputs.get('z'))
+            reference = _reference(generator, inputs)
         (image, ) = session.run([OUTPUT_NAME],
                                 {name: t.cpu().numpy() for name, t in inputs.items()})
         differences.append(float(np.abs(image - reference.cpu().numpy()).max()))

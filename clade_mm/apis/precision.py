@@ -4,11 +4,13 @@
   kernels are AVX2, AVX-512 or another vector set), where oneDNN's convolutions run it about
   twice as fast as NCHW; NCHW elsewhere.
 * Precision (``precision=``): ``'float32'`` is the reference. ``'bfloat16'`` casts the
-  convolutions and linear layers (the norms' statistics and class-wise tables stay float32:
-  they are small, and rounding them would shift every pixel of a class); it halves the memory
+  convolutions and linear layers (what the norms declare in ``float32_modules``, their
+  statistics and class-wise tables, stays float32: they are small, and rounding them would
+  shift every pixel of a class); it halves the memory
   traffic and, on a CPU with bfloat16 instructions, runs the convolutions several times faster.
   Without those instructions it is emulated and slower than float32. ``'auto'`` (the default)
-  takes bfloat16 only where both hold: the CPU computes it natively, and on the first label
+  takes bfloat16 only where the CPU computes it natively, every conditional norm keeps its
+  fast path in it (``fuses_for_inference``), and on the first label
   map the images differ from float32 ones by at most :data:`MAX_MEAN_GREY_LEVELS` grey levels
   on average (checked once per model by running both); otherwise float32.
 
@@ -24,14 +26,13 @@ import torch.nn as nn
 from mmengine.logging import print_log
 from torch import Tensor
 
-from ..layers.clade import CLADE, ClassAffine
-from ..ops import class_norm
+from ..layers import ConditionalNorm, SemanticLayout
 from ..ops.cpu import CpuCapability, cpu_capability
 
 PRECISIONS = ('auto', 'float32', 'bfloat16')
 MAX_MEAN_GREY_LEVELS = 2.0
-# Kept in float32 by the bfloat16 copy: statistics and per-class tables of the norms.
-FLOAT32_MODULES = (nn.modules.batchnorm._NormBase, nn.GroupNorm, nn.LayerNorm, ClassAffine)
+# Kept in float32 by the bfloat16 copy besides what conditional norms declare: statistics.
+FLOAT32_MODULES = (nn.modules.batchnorm._NormBase, nn.GroupNorm, nn.LayerNorm)
 
 
 def channels_last_pays(capability: CpuCapability) -> bool:
@@ -39,20 +40,28 @@ def channels_last_pays(capability: CpuCapability) -> bool:
     return capability.isa not in ('DEFAULT', 'NO AVX')
 
 
-def bfloat16_keeps_fused_norms(generator: nn.Module) -> bool:
-    """Whether every CLADE layer of ``generator`` keeps a fused kernel in bfloat16: the
-    inference kernel folds running statistics, so CLADE on instance norm (statistics per
-    image) would fall back to the slower eager formula, which also refuses 1x1 maps."""
-    return all(class_norm.folds_in_eval(m.param_free_norm) for m in generator.modules()
-               if isinstance(m, CLADE))
+def slow_norms_in(generator: nn.Module, dtype: torch.dtype) -> list:
+    """The conditional norms of ``generator`` that would leave their fast path in ``dtype``
+    (each family declares it: CLADE's bfloat16 kernel folds running statistics, so CLADE on
+    instance norm would fall back to its slower eager formula)."""
+    return [m for m in generator.modules()
+            if isinstance(m, ConditionalNorm) and not m.fuses_for_inference(dtype)]
+
+
+def float32_modules(model: nn.Module) -> list:
+    """What a bfloat16 copy of ``model`` keeps in float32: statistics of torch's norms and
+    what every conditional norm declares."""
+    kept = [m for m in model.modules() if isinstance(m, FLOAT32_MODULES)]
+    kept += [part for m in model.modules() if isinstance(m, ConditionalNorm)
+             for part in m.float32_modules()]
+    return kept
 
 
 def bfloat16_copy(generator: nn.Module) -> nn.Module:
     """A copy of ``generator`` whose convolutions and linear layers compute in bfloat16 while
     its norms keep float32 statistics and tables (see the module docstring)."""
     fast = copy.deepcopy(generator)
-    kept = {id(m) for module in fast.modules() if isinstance(module, FLOAT32_MODULES)
-            for m in module.modules()}
+    kept = {id(m) for module in float32_modules(fast) for m in module.modules()}
     for module in fast.modules():
         if id(module) not in kept:
             for name, param in module.named_parameters(recurse=False):
@@ -64,8 +73,9 @@ def bfloat16_copy(generator: nn.Module) -> nn.Module:
 
 
 def freeze_for_inference(generator: nn.Module) -> nn.Module:
-    """Let the layers of ``generator`` that keep per-weight caches for inference (spectral
-    norm's sigma, CLADE's folded tables) keep them: its weights are now only read."""
+    """Let the layers of ``generator`` that keep per-weight caches for inference (an
+    ``inference_frozen`` attribute: spectral norm's sigma, folded norm tables) keep them: its
+    weights are now only read."""
     for module in generator.modules():
         if hasattr(module, 'inference_frozen'):
             module.inference_frozen = True
@@ -86,8 +96,9 @@ class GeneratorInference:
         precision: ``'auto'``, ``'float32'`` or ``'bfloat16'`` (see the module docstring).
         capability: the CPU's, for tests; read from the machine when ``None``.
 
-    Call it as the generator: ``runner(labels, instances, z, position)`` returns float32
-    ``(N, 3, H, W)`` images in ``[-1, 1]``. :attr:`precision` is the precision in use.
+    Call it as the generator: ``runner(labels, **inputs)`` returns float32 ``(N, 3, H, W)``
+    images in ``[-1, 1]``. :attr:`precision` is the precision in use, :attr:`channels_last`
+    the memory layout, :attr:`reason` why.
     """
 
     def __init__(self, generator: nn.Module, precision: str = 'auto',
@@ -108,15 +119,17 @@ class GeneratorInference:
             reason = 'the bfloat16 path is for CPUs'
         elif precision == 'auto' and not self.capability.native_bfloat16:
             reason = 'this CPU has no bfloat16 instructions (emulated, it is slower)'
-        elif precision == 'auto' and not bfloat16_keeps_fused_norms(generator):
-            reason = ('its CLADE layers normalise per image (instance norm), which only the '
-                      'float32 kernels fuse')
+        elif precision == 'auto' and slow_norms_in(generator, torch.bfloat16):
+            slow = slow_norms_in(generator, torch.bfloat16)[0]
+            reason = (f'its {type(slow).__name__} layers ({slow.extra_repr()}) keep their fast '
+                      'path only in float32')
         else:
             self.bfloat16 = bfloat16_copy(self.float32)
             self._unchecked = precision == 'auto'
             reason = ('asked for' if precision == 'bfloat16' else
                       'native on this CPU; checked against float32 on the first label map')
         self.precision = 'float32' if self.bfloat16 is None else 'bfloat16'
+        self.reason = reason
         self._log(f'{self.precision}, {"channels-last" if self.channels_last else "NCHW"} '
                   f'({reason})')
 
@@ -124,17 +137,20 @@ class GeneratorInference:
         print_log(f'generator inference: {choice}; CPU: {self.capability}', logger='current')
 
     @torch.no_grad()
-    def __call__(self, labels: Tensor, instances: Optional[Tensor] = None,
-                 z: Optional[Tensor] = None, position: Optional[Tensor] = None) -> Tensor:
-        if z is None and getattr(self.float32, 'z_channels', None) is not None:
-            # One code for both precisions, so that the check compares like with like.
-            z = torch.randn(labels.shape[0], self.float32.z_channels, device=labels.device)
+    def __call__(self, labels: Tensor, **inputs: Optional[Tensor]) -> Tensor:
         if self.bfloat16 is None:
-            return self.float32(labels, instances, z, position)
-        image = self.bfloat16(labels, instances, z, position).float()
+            return self.float32(labels, **inputs)
+        if self._unchecked:
+            # One draw of every random input for both precisions, so that the check compares
+            # like with like.
+            layout = SemanticLayout(labels)
+            for spec in self.float32.layout_inputs():
+                if spec.random and inputs.get(spec.name) is None:
+                    inputs[spec.name] = spec.default(layout, labels.device)
+        image = self.bfloat16(labels, **inputs).float()
         if self._unchecked:
             self._unchecked = False
-            reference = self.float32(labels, instances, z, position)
+            reference = self.float32(labels, **inputs)
             difference = mean_grey_levels(image, reference)
             if difference > MAX_MEAN_GREY_LEVELS:
                 self.bfloat16, self.precision = None, 'float32'

@@ -15,7 +15,7 @@ In a config, :class:`SemanticLayoutHook` does it when the Runner starts::
 """
 import contextvars
 import functools
-from typing import Optional
+from typing import Dict, Optional
 
 import torch
 from mmengine.hooks import Hook
@@ -24,14 +24,15 @@ from torch import nn
 
 from mmagic.registry import HOOKS
 
-from ..layers.layout import LayoutError, SemanticLayout, _current
+from ..layers import (LayoutError, SemanticLayout, current_layout, reset_current_layout,
+                      set_current_layout)
 
 # Set inside a step: the preprocessor then makes its batch's layout current until the step ends.
 _in_step = contextvars.ContextVar('clade_mm_in_layout_step', default=False)
 STEPS = ('train_step', 'val_step', 'test_step')
 
 
-def _maps(inputs, key: Optional[str], role: str) -> Optional[torch.Tensor]:
+def _batch_input(inputs, key: Optional[str], role: str) -> Optional[torch.Tensor]:
     if key is None:
         return None
     found = inputs.get(key) if isinstance(inputs, dict) else None
@@ -43,6 +44,13 @@ def _maps(inputs, key: Optional[str], role: str) -> Optional[torch.Tensor]:
             f"model.data_preprocessor.non_image_keys so that it is stacked, not normalised")
     if isinstance(found, (list, tuple)):
         found = torch.stack(list(found))
+    return found
+
+
+def _maps(inputs, key: Optional[str], role: str) -> Optional[torch.Tensor]:
+    found = _batch_input(inputs, key, role)
+    if found is None:
+        return None
     if found.is_floating_point():
         raise LayoutError(
             f"the {role} '{key}' reached the model as {found.dtype} values: the data "
@@ -51,25 +59,31 @@ def _maps(inputs, key: Optional[str], role: str) -> Optional[torch.Tensor]:
     return found.long()
 
 
-def batch_layout(inputs, label_key: str = 'label',
-                 instance_key: Optional[str] = None) -> SemanticLayout:
+def batch_layout(inputs, label_key: str = 'label', instance_key: Optional[str] = None,
+                 layout_keys: Optional[Dict[str, str]] = None) -> SemanticLayout:
     """The layout of a preprocessed batch's ``inputs`` (a dict of tensors)."""
+    named = {name: _batch_input(inputs, key, f'layout input {name}')
+             for key, name in (layout_keys or {}).items()}
     return SemanticLayout(_maps(inputs, label_key, 'label map'),
-                          _maps(inputs, instance_key, 'instance map'))
+                          instances=_maps(inputs, instance_key, 'instance map'), **named)
 
 
 def condition_on_batch_layout(model: nn.Module, label_key: str = 'label',
-                              instance_key: Optional[str] = None) -> nn.Module:
+                              instance_key: Optional[str] = None,
+                              layout_keys: Optional[Dict[str, str]] = None) -> nn.Module:
     """Patch ``model`` (an mmengine ``BaseModel``, unwrapped) in place and return it.
 
     Args:
         label_key: the key of the ``(N, 1, H, W)`` (or ``(N, H, W)``) integer class-id maps
             in the preprocessed ``inputs``.
         instance_key: the key of the instance maps, for norms with instance edges.
+        layout_keys: ``{batch key: layout input name}`` of any other input the norms read
+            (e.g. ``dict(position='position')`` for published CLADE-ICPE maps), as the GAN
+            model's ``layout_keys``.
     """
     if getattr(model, '_clade_mm_layout_keys', None) is not None:
         return model  # once is enough (a second Runner phase, test after train)
-    model._clade_mm_layout_keys = (label_key, instance_key)
+    model._clade_mm_layout_keys = (label_key, instance_key, layout_keys)
     preprocessor = model.data_preprocessor
     preprocess = preprocessor.forward
 
@@ -77,7 +91,8 @@ def condition_on_batch_layout(model: nn.Module, label_key: str = 'label',
     def preprocess_and_enter(*args, **kwargs):
         data = preprocess(*args, **kwargs)
         if _in_step.get():  # the enclosing step restores the previous layout when it ends
-            _current.set(batch_layout(data['inputs'], label_key, instance_key))
+            set_current_layout(batch_layout(data['inputs'], label_key, instance_key,
+                                            layout_keys))
         return data
 
     preprocessor.forward = preprocess_and_enter
@@ -85,13 +100,13 @@ def condition_on_batch_layout(model: nn.Module, label_key: str = 'label',
     def in_batch_layout(step):
         @functools.wraps(step)
         def run(*args, **kwargs):
-            layout_token = _current.set(_current.get())
+            layout_token = set_current_layout(current_layout())
             step_token = _in_step.set(True)
             try:
                 return step(*args, **kwargs)
             finally:
                 _in_step.reset(step_token)
-                _current.reset(layout_token)
+                reset_current_layout(layout_token)
         return run
 
     for name in STEPS:
@@ -103,11 +118,12 @@ def condition_on_batch_layout(model: nn.Module, label_key: str = 'label',
     def forward_in_layout(inputs, *args, **kwargs):
         # Called with preprocessed inputs: their maps, else the step's layout.
         if isinstance(inputs, dict) and inputs.get(label_key) is not None:
-            token = _current.set(batch_layout(inputs, label_key, instance_key))
+            token = set_current_layout(
+                batch_layout(inputs, label_key, instance_key, layout_keys))
             try:
                 return forward(inputs, *args, **kwargs)
             finally:
-                _current.reset(token)
+                reset_current_layout(token)
         return forward(inputs, *args, **kwargs)
 
     model.forward = forward_in_layout
@@ -116,19 +132,22 @@ def condition_on_batch_layout(model: nn.Module, label_key: str = 'label',
 
 @HOOKS.register_module()
 class SemanticLayoutHook(Hook):
-    """Condition the model's conditional norms (SPADE, CLADE, CLADE-ICPE set by ``norm_cfg``)
+    """Condition the model's conditional norms (any family set by ``norm_cfg``)
     on each batch's label map, for any model: see :func:`condition_on_batch_layout`.
 
     Args:
         label_key: key of the class-id maps in the preprocessed inputs (put it in the
             pipeline's ``PackInputs(keys=...)`` and the preprocessor's ``non_image_keys``).
         instance_key: key of the instance maps, if the norms use instance edges.
+        layout_keys: ``{batch key: layout input name}`` of other inputs the norms read.
     """
     priority = 'VERY_HIGH'
 
-    def __init__(self, label_key: str = 'label', instance_key: Optional[str] = None):
+    def __init__(self, label_key: str = 'label', instance_key: Optional[str] = None,
+                 layout_keys: Optional[Dict[str, str]] = None):
         self.label_key, self.instance_key = label_key, instance_key
+        self.layout_keys = layout_keys
 
     def before_run(self, runner) -> None:
         model = runner.model.module if is_model_wrapper(runner.model) else runner.model
-        condition_on_batch_layout(model, self.label_key, self.instance_key)
+        condition_on_batch_layout(model, self.label_key, self.instance_key, self.layout_keys)

@@ -18,7 +18,7 @@ class SemanticGANDataParallel(MMSeparateDistributedDataParallel):
     and the discriminator are wrapped in DDPs of their own, because each step updates only one
     of them. Two additions:
 
-    * ``sync_conditional_norms``: the parameter-free BatchNorm of every SPADE/CLADE/CLADE-ICPE
+    * ``sync_conditional_norms``: the parameter-free BatchNorm of every conditional norm
       layer is synchronised (:func:`~clade_mm.layers.sync_conditional_norms`), as the
       reference trains, so ``k`` processes with batch ``b`` normalise like one process with
       batch ``k * b``. The

@@ -48,7 +48,10 @@ class PaintModel:
         self.classes = class_metainfo(synthesizer.cfg, self.num_classes)
         self.has_style_encoder = getattr(generator, 'style_encoder', None) is not None
         self.has_z = generator.z_channels is not None
-        self.instance_edges = bool(generator.with_instance_edge)
+        # A generator that reads instance maps (instance edges, per-instance conditioning) gets
+        # the painted label map as its instance map: each class region is one instance.
+        self.instance_edges = any(spec.name == 'instances'
+                                  for spec in generator.layout_inputs())
         self._model_lock = threading.Lock()
         self._slots_lock = threading.Lock()
         self._newest: 'OrderedDict[str, int]' = OrderedDict()
@@ -85,7 +88,7 @@ class PaintModel:
         """The image of a painted ``(H, W)`` class-id map, through
         :meth:`SemanticSynthesizer.synthesize` (which checks the ids).
 
-        A generator with instance edges gets the label map as its instance map: each class
+        A generator that reads instance maps gets the label map as its instance map: each class
         region is one instance, so edges run where classes meet.
 
         Returns:
