@@ -1,79 +1,158 @@
-"""Named fixes that make the pinned OpenMMLab releases work with today's torch, in one place.
+"""Fixes of upstream libraries (mmengine, mmagic) for the releases clade-mm pins, in one place.
 
-Each fix is applied once by :func:`apply_all` when ``clade_mm`` is imported (configs import it
-through ``custom_imports``); 6 to 8 by :func:`apply_mmagic_model_fixes` when ``clade_mm.engine``
-is. None edits site-packages and none flips a process-wide switch such
-as ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD``.
+Only fixes live here: each makes an upstream release behave as it was meant to, and goes away the
+day upstream fixes it. Each one is declared (:func:`fix`) with its name, the versions of the
+upstream packages it applies to (a :class:`~packaging.specifiers.SpecifierSet` per package), why
+it exists, and how to find the upstream original it replaces; once applied it keeps that
+original (``FIXES[name].original``). A fix is applied at most once; where an installed version is
+outside its specifiers it is skipped instead (logged once, at debug level) and upstream's own
+code runs. None edits site-packages and none flips a process-wide switch such as
+``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD``.
 
-1. ``safe_mmengine_checkpoint_loading``: torch >= 2.6 loads with ``weights_only=True`` by
-   default; mmengine 0.10.7 does not pass the argument, so ``load_from``/``resume`` fail on the
-   Runner's own checkpoints, whose message hub holds ``HistoryBuffer`` objects and numpy values.
-   We replace mmengine's local-file loader by one that still loads with ``weights_only=True``,
-   allowing exactly those types. ``HistoryBuffer`` pickles its statistics functions as
-   ``getattr(HistoryBuffer, 'mean')``; instead of allowing ``getattr`` (which would open the
-   door to arbitrary code) we allow a ``getattr`` that only resolves statistics methods of
-   ``HistoryBuffer``.
-2. ``layout_aware_checkpointing``: gradient checkpointing recomputes a forward pass during
-   backward, usually after the ``semantic_layout`` block has exited. We wrap
-   ``torch.utils.checkpoint.checkpoint`` so that the recomputation re-enters the layout that was
-   current in the original forward. Code calling it as ``torch.utils.checkpoint.checkpoint`` or
-   ``cp.checkpoint`` (mmcv, mmseg, mmagic) gets the wrapper; a function imported by name before
-   ``clade_mm`` was imported does not.
-3. ``atomic_local_writes``: mmengine writes checkpoints (``LocalBackend.put``) straight into
-   their final path, so a run killed while saving leaves a truncated ``iter_N.pth``. Files are
-   now written to a temporary file beside the target, synced, and renamed over it; the
-   ``InterruptedWriteCleanupHook`` of the configs removes those a killed run left behind.
-4. ``resume_from_last_complete_checkpoint``: if ``work_dir/last_checkpoint`` names a file that
-   is missing, empty or damaged (the run died between the two writes, a disk filled up),
-   ``--resume`` takes the newest intact ``*.pth`` of the work directory and logs which and why.
-   Every checkpoint is verified when read (zip CRCs; see :func:`verify_checkpoint_file`).
-5. ``cpu_distributed_launch``: mmengine's ``pytorch`` launcher (``tools/dist_train.sh``) calls
-   ``torch.cuda.set_device`` before joining the process group, which fails on a machine without
-   a GPU. There the group is joined on the CPU with gloo (nccl is GPU-only), so the same
-   command trains data-parallel on CPU processes.
-6. ``mmagic_generation_init_weights``: mmagic 1.2's ``generation_init_weights`` (Pix2Pix and
-   CycleGAN generators, PatchGAN discriminators) raises ``UnboundLocalError: cannot access
-   local variable 'init_info'`` under the Runner, for every module it does not initialise
-   (activations, dropout): the Runner gives all modules ``_params_init_info``. Those modules
-   are kept out of the record while it runs; what it initialises is unchanged.
-7. ``mmagic_indexable_batch_samples``: mmagic 1.2's translation models (``Pix2Pix.test_step``,
-   ``val_step``, CycleGAN, SinGAN) index the batch ``DataSample`` their preprocessor returns
-   (``data_samples[idx]``), which fails with ``'DataSample' object is not subscriptable``.
-   A batch ``DataSample`` now gives its ``idx``-th sample (its ``split()``).
-8. ``mmagic_loops_return_metrics``: mmagic's ``MultiTestLoop``/``MultiValLoop`` (the loops of
-   its GAN configs) return nothing, so ``Runner.test()`` returned ``None`` instead of the
-   metrics and ``tools/test.py`` failed with ``'NoneType' object has no attribute 'items'``.
-   They now return the metrics they hand to ``after_test_epoch``/``after_val_epoch``.
+:func:`apply_all` (run when ``clade_mm`` is imported; configs import it through
+``custom_imports``) applies 1; :func:`apply_mmagic_model_fixes` (run when ``clade_mm.engine`` is
+imported) applies 6 to 8, each when the mmagic module it patches is imported (at once if it
+already is), so that importing clade-mm does not import ``mmagic.models`` (seconds) for them.
+``tests/test_compat.py`` runs every kept original on the case its fix exists for: the day
+upstream no longer fails there, that test fails and names the fix to remove.
+
+The numbers are kept from earlier releases, when 2 to 5 were here too; those are clade-mm's own
+features and live with the code they belong to: layout-aware gradient checkpointing in
+:mod:`clade_mm.layers.context`; verified checkpoint loading, atomic checkpoint writes and the
+choice of the checkpoint to resume in :mod:`clade_mm.engine.checkpoint_integrity`; distributed
+launch on CPU processes in :mod:`clade_mm.engine.cpu_launch`.
+
+1. ``safe_mmengine_checkpoint_loading``, for mmengine <= 0.10.7 with torch >= 2.6: the
+   Runner's own checkpoints load (``load_from``, ``resume``) with ``weights_only=True``.
+6. ``mmagic_generation_init_weights``, for mmagic >= 1.2, < 1.3: Pix2Pix/CycleGAN models
+   initialise under the Runner (no ``UnboundLocalError ... 'init_info'``).
+7. ``mmagic_indexable_batch_samples``, for mmagic >= 1.2, < 1.3: a batch ``DataSample`` can be
+   indexed, as ``Pix2Pix.test_step`` does.
+8. ``mmagic_loops_return_metrics``, for mmagic >= 1.2, < 1.3: ``MultiTestLoop``/``MultiValLoop``
+   return their metrics.
+
+Each fix's ``why`` (below, and ``FIXES[name].why``) says what fails without it.
 """
-import contextlib
 import functools
-import glob
+import importlib
+import importlib.abc
+import importlib.metadata
 import logging
-import os
-import os.path as osp
 import pickle
-import tempfile
-import zipfile
-from typing import List, Optional, Tuple
-from zlib import error as zlib_error
+import sys
+from typing import Any, Callable, Dict, List, Optional, Union
 
 import numpy as np
 import torch
-import torch.utils.checkpoint
+from packaging.specifiers import SpecifierSet
+from packaging.version import InvalidVersion
 
-from .layers.layout import current_layout, restored_layout
+logger = logging.getLogger(__name__)
 
-_applied = set()
+_NOT_KEPT = object()
 
 
-def _once(fix):
-    @functools.wraps(fix)
-    def apply():
-        if fix.__name__ not in _applied:
-            fix()
-            _applied.add(fix.__name__)
-    return apply
+def installed_version(package: str) -> Optional[str]:
+    """The installed version of the distribution ``package``, or None if it is not installed."""
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return None
 
+
+class Fix:
+    """A fix of an upstream library, applied by calling it (at most once).
+
+    Args:
+        name: what the fix is called (its function's name).
+        applies_to: ``{distribution: specifier}`` (str or :class:`SpecifierSet`): the fix is
+            applied only when every one of them is installed at a version the specifier holds.
+        why: one paragraph: what fails upstream without the fix, and what the fix does.
+        locate: ``() -> original``: finds the upstream object the fix replaces, as upstream has it.
+        patch: ``(original) -> None``: puts the replacement in place.
+        module: the upstream module the fix patches, if it is applied when that module is
+            imported (:func:`apply_mmagic_model_fixes`).
+    """
+
+    def __init__(self, name: str, applies_to: Dict[str, Union[str, SpecifierSet]], why: str,
+                 locate: Callable[[], Any], patch: Callable[[Any], None],
+                 module: Optional[str] = None):
+        self.name = name
+        self.module = module
+        self.applies_to = {package: SpecifierSet(str(spec)) for package, spec in
+                           applies_to.items()}
+        self.why = ' '.join(why.split())
+        self.locate = locate
+        self.patch = patch
+        self.state: Optional[str] = None  # 'applied' or 'skipped' once tried
+        self._original = _NOT_KEPT
+
+    def __repr__(self) -> str:
+        versions = ', '.join(f'{p} {s}' for p, s in self.applies_to.items())
+        return f'<Fix {self.name} ({versions}): {self.state or "not tried"}>'
+
+    @property
+    def applied(self) -> bool:
+        return self.state == 'applied'
+
+    @property
+    def original(self) -> Any:
+        """The upstream original the fix replaced (None: upstream had none), once applied."""
+        if self._original is _NOT_KEPT:
+            raise AttributeError(f'{self.name} is not applied ({self.state or "not tried"}): '
+                                 'it keeps no original; upstream() finds it')
+        return self._original
+
+    def upstream(self) -> Any:
+        """The upstream original: the one kept when the fix was applied, else found now."""
+        return self._original if self.applied else self.locate()
+
+    def installed_versions(self) -> str:
+        return ', '.join(f'{p} {installed_version(p)}' for p in self.applies_to)
+
+    def outside_versions(self) -> Optional[str]:
+        """Why the installed versions are outside those the fix applies to; None if inside."""
+        for package, spec in self.applies_to.items():
+            version = installed_version(package)
+            if version is None:
+                return f'{package} is not installed'
+            try:
+                inside = spec.contains(version, prereleases=True)
+            except InvalidVersion:
+                inside = False
+            if not inside:
+                return f'{package} {version} is outside {spec}'
+        return None
+
+    def __call__(self) -> bool:
+        """Apply the fix unless tried already; whether it is applied."""
+        if self.state is None:
+            reason = self.outside_versions()
+            if reason is not None:
+                self.state = 'skipped'
+                logger.debug('clade_mm.compat: %s is not applied: %s', self.name, reason)
+            else:
+                original = self.locate()
+                self.patch(original)
+                self._original = original
+                self.state = 'applied'
+        return self.applied
+
+
+FIXES: Dict[str, Fix] = {}
+
+
+def fix(applies_to: Dict[str, str], why: str, locate: Callable[[], Any],
+        module: Optional[str] = None):
+    """Declare the decorated ``patch(original)`` as the :class:`Fix` of its name."""
+    def declare(patch):
+        declared = Fix(patch.__name__, applies_to, why, locate, patch, module)
+        FIXES[declared.name] = declared
+        return declared
+    return declare
+
+
+# 1. Safe loading of mmengine Runner checkpoints ---------------------------------------------
 
 def _history_buffer_getattr(owner, name):
     """``getattr`` restricted to what mmengine's HistoryBuffer pickles: its statistics methods."""
@@ -95,70 +174,14 @@ def mmengine_checkpoint_globals():
     return [HistoryBuffer, (_history_buffer_getattr, 'builtins.getattr')] + numpy_types
 
 
-_FILE_SIGNATURES = {b'\x89PNG': 'a PNG image', b'\xff\xd8\xff': 'a JPEG image',
-                    b'\x93NUMPY': 'a NumPy .npy array', b'\x1f\x8b': 'a gzip archive'}
-
-
-class CheckpointFileError(ValueError):
-    """A checkpoint file that is empty, damaged or not a PyTorch checkpoint at all."""
-
-
-def verify_checkpoint_file(filename: str) -> None:
-    """Raise :class:`CheckpointFileError` naming ``filename`` unless it is a whole PyTorch
-    checkpoint: every member of its zip archive passes its CRC check (``torch.load`` does not
-    check them, so damaged tensor data would load as wrong numbers), or it is a legacy
-    (pre-1.6) pickle."""
-    with open(filename, 'rb') as f:
-        head = f.read(64)
-    if not head:
-        raise CheckpointFileError(
-            f'checkpoint {filename} is empty (0 bytes): a run stopped while writing it, or a '
-            'copy failed. Take an earlier checkpoint, or copy the file again.')
-    if zipfile.is_zipfile(filename):
-        try:
-            with zipfile.ZipFile(filename) as archive:
-                damaged = archive.testzip()
-        except (zipfile.BadZipFile, OSError, EOFError, zlib_error) as err:
-            damaged, detail = None, str(err)
-        else:
-            detail = None
-        if damaged or detail:
-            what = f'its member {damaged} fails its CRC check' if damaged else detail
-            raise CheckpointFileError(
-                f'checkpoint {filename} is damaged ({what}): copy it again, or take an '
-                'earlier checkpoint.')
-    elif head.startswith(b'PK'):
-        raise CheckpointFileError(
-            f'checkpoint {filename} is truncated (a zip archive without its end): a run stopped '
-            'while writing it, or a copy failed. Take an earlier checkpoint.')
-    elif not head.startswith(b'\x80'):  # the legacy format starts with a pickle protocol
-        kind = next((k for sig, k in _FILE_SIGNATURES.items() if head.startswith(sig)), None)
-        if kind is None:
-            try:
-                kind = f'a text file starting {head.decode("utf-8")[:30]!r}'
-            except UnicodeDecodeError:
-                kind = f'a file starting with the bytes {head[:8].hex(" ")}'
-        found = f'it is {kind}'
-        raise CheckpointFileError(f'{filename} is not a PyTorch checkpoint ({found}): give the '
-                                  '.pth file that training (or torch.save) wrote.')
-
-
-def load_from_local(filename, map_location=None):
-    """Load an mmengine/clade-mm checkpoint with ``weights_only=True`` and mmengine's types,
-    after :func:`verify_checkpoint_file`.
+def safe_torch_load(filename, map_location=None):
+    """``torch.load`` of an mmengine Runner checkpoint with ``weights_only=True``, allowing its
+    message hub's types (:func:`mmengine_checkpoint_globals`) and nothing more.
 
     Raises:
-        FileNotFoundError: naming the file, when it is absent.
-        CheckpointFileError: naming the file, when it is empty, damaged or no checkpoint.
         pickle.UnpicklingError: naming the file and the refused type, when it holds objects
             beyond tensors, containers, numpy values and mmengine's log buffers.
     """
-    filename = osp.expanduser(filename)
-    if not osp.isfile(filename):
-        raise FileNotFoundError(
-            f'checkpoint {filename} not found: check the path given to load_from/--resume '
-            '(resume=True looks for work_dir/last_checkpoint).')
-    verify_checkpoint_file(filename)
     with torch.serialization.safe_globals(mmengine_checkpoint_globals()):
         try:
             return torch.load(filename, map_location=map_location, weights_only=True)
@@ -169,143 +192,45 @@ def load_from_local(filename, map_location=None):
                 f'torch.save after torch.load(..., weights_only=False). Details: {err}') from err
 
 
-@_once
-def safe_mmengine_checkpoint_loading():
-    from mmengine.runner.checkpoint import CheckpointLoader
-    CheckpointLoader.register_scheme(prefixes='', loader=load_from_local, force=True)
+def _mmengine_load_from_local():
+    from mmengine.runner import checkpoint
+    return checkpoint.load_from_local
 
 
-@_once
-def layout_aware_checkpointing():
-    original = torch.utils.checkpoint.checkpoint
-
-    @functools.wraps(original)
-    def checkpoint(function, *args, **kwargs):
-        layout = current_layout()
-        if layout is None:
-            return original(function, *args, **kwargs)
-
-        def run_in_layout(*inner_args, **inner_kwargs):
-            with restored_layout(layout):
-                return function(*inner_args, **inner_kwargs)
-
-        return original(run_in_layout, *args, **kwargs)
-
-    torch.utils.checkpoint.checkpoint = checkpoint
-
-
-def atomic_write(path: str, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that ``path`` is either the old file or the whole new one."""
-    directory = osp.dirname(osp.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(dir=directory, prefix=f'.{osp.basename(path)}.',
-                                     suffix='.tmp')
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(temporary, 0o666 & ~_UMASK)  # mkstemp's 0600 would outlive the rename
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise
+@fix(applies_to={'mmengine': '<=0.10.7', 'torch': '>=2.6'}, locate=_mmengine_load_from_local,
+     why="""torch >= 2.6 loads with ``weights_only=True`` by default; mmengine's local loader
+     (``load_from_local``) calls ``torch.load`` without the argument and allows none of the
+     types its own Runner saves, so ``load_from``/``resume`` fail on the Runner's checkpoints
+     (``HistoryBuffer`` objects and numpy values in the message hub) with "Weights only load
+     failed". The fix unpickles them with :func:`safe_torch_load` instead: still
+     ``weights_only=True``, allowing exactly those types. ``HistoryBuffer`` pickles its
+     statistics functions as ``getattr(HistoryBuffer, 'mean')``; rather than allowing
+     ``getattr`` (arbitrary code) it allows a ``getattr`` that only resolves statistics methods
+     of ``HistoryBuffer``. The loader mmengine calls is registered in one place,
+     :func:`clade_mm.engine.checkpoint_integrity.install`: it verifies the file, then unpickles
+     it with :func:`load_checkpoint_file`.""")
+def safe_mmengine_checkpoint_loading(original):
+    # Nothing to patch here: load_checkpoint_file, the unpickling step of the loader that
+    # clade_mm.engine.checkpoint_integrity registers with mmengine, uses safe_torch_load
+    # instead of ``original`` while the fix is applied.
+    pass
 
 
-_UMASK = os.umask(0)
-os.umask(_UMASK)
+def load_checkpoint_file(filename, map_location=None):
+    """Unpickle the local checkpoint ``filename`` for mmengine: with :func:`safe_torch_load`
+    where fix 1 is applied, else with mmengine's own loader."""
+    loading = FIXES['safe_mmengine_checkpoint_loading']
+    if loading.applied:
+        return safe_torch_load(filename, map_location)
+    return loading.upstream()(filename, map_location)
 
 
-def remove_interrupted_writes(directory: str) -> List[Tuple[str, int]]:
-    """Delete the temporary files that :func:`atomic_write` leaves in ``directory`` when its
-    process is killed mid-write (``.NAME.XXXX.tmp``, as large as a checkpoint); returns
-    ``(path, bytes)`` of each. Call it only when no write into ``directory`` is under way."""
-    removed = []
-    for path in glob.glob(osp.join(glob.escape(directory), '.*.tmp')):
-        with contextlib.suppress(OSError):
-            size = osp.getsize(path)
-            os.unlink(path)
-            removed.append((path, size))
-    return removed
+# 6. to 8. mmagic 1.2 ------------------------------------------------------------------------
 
-
-@_once
-def atomic_local_writes():
-    from mmengine.fileio.backends import LocalBackend
-
-    def put(self, obj: bytes, filepath) -> None:
-        atomic_write(str(filepath), obj)
-
-    LocalBackend.put = put
-
-
-def newest_intact_checkpoint(work_dir: str, named: Optional[str] = None) -> Optional[str]:
-    """The newest checkpoint of ``work_dir`` (by modification time) that
-    :func:`verify_checkpoint_file` accepts; ``named`` is the one ``last_checkpoint`` names.
-
-    Newer than ``named`` is possible: a run killed between writing ``iter_N.pth`` and updating
-    ``last_checkpoint`` leaves a complete checkpoint that ``last_checkpoint`` does not know of.
-    Whenever the choice is not ``named``, the reason is logged."""
-    candidates = glob.glob(osp.join(glob.escape(work_dir), '*.pth'))
-    if named and osp.isfile(named) and not any(osp.samefile(c, named) for c in candidates):
-        candidates.append(named)
-    candidates.sort(key=osp.getmtime, reverse=True)
-    skipped = []
-    for candidate in candidates:
-        try:
-            verify_checkpoint_file(candidate)
-        except CheckpointFileError as err:
-            skipped.append(str(err))
-            continue
-        if named is None or not (osp.isfile(named) and osp.samefile(candidate, named)):
-            if skipped:
-                why = '; '.join(skipped)
-            elif named is None:
-                why = 'no last_checkpoint file names one'
-            elif not osp.isfile(named):
-                why = f'{named} (named by last_checkpoint) is missing'
-            else:
-                why = (f'it is newer than {named}, which last_checkpoint names (the run stopped '
-                       'before recording it)')
-            from mmengine.logging import print_log
-            print_log(f'resuming from {candidate}, the newest intact checkpoint: {why}',
-                      logger='current', level=logging.WARNING)
-        return candidate
-    return None
-
-
-@_once
-def resume_from_last_complete_checkpoint():
-    import mmengine.runner.runner as runner_module
-    original = runner_module.find_latest_checkpoint
-
-    @functools.wraps(original)
-    def find_latest_checkpoint(path):
-        return newest_intact_checkpoint(path, original(path))
-
-    runner_module.find_latest_checkpoint = find_latest_checkpoint
-
-
-@_once
-def cpu_distributed_launch():
-    import mmengine.dist.utils as dist_utils
-    from mmengine.logging import print_log
-    original = dist_utils._init_dist_pytorch
-
-    @functools.wraps(original)
-    def init_dist_pytorch(backend, init_backend='torch', **kwargs):
-        accelerator = dist_utils.is_mlu_available() or dist_utils.is_npu_available() or \
-            dist_utils.is_musa_available() or torch.cuda.is_available()
-        if accelerator or init_backend != 'torch':
-            return original(backend, init_backend=init_backend, **kwargs)
-        if backend == 'nccl':
-            print_log('no GPU: joining the process group on the CPU with gloo instead of nccl',
-                      logger='current')
-            backend = 'gloo'
-        torch.distributed.init_process_group(backend=backend, **kwargs)
-
-    dist_utils._init_dist_pytorch = init_dist_pytorch
+def _mmagic_generation_init_weights():
+    import mmagic.models  # noqa: F401  (every module that imports the function by name)
+    from mmagic.models.utils import model_utils
+    return model_utils.generation_init_weights
 
 
 def _initialised_by_generation_init(module) -> bool:
@@ -315,19 +240,19 @@ def _initialised_by_generation_init(module) -> bool:
         'BatchNorm2d' in name
 
 
-@_once
-def mmagic_generation_init_weights():
-    import sys
-
-    import mmagic.models  # noqa: F401  (every module that imported the function by name)
-    from mmagic.models.utils import model_utils
-    original = model_utils.generation_init_weights
-
+@fix(applies_to={'mmagic': '>=1.2,<1.3'}, locate=_mmagic_generation_init_weights,
+     module='mmagic.models',
+     why="""mmagic 1.2's ``generation_init_weights`` (Pix2Pix and CycleGAN generators,
+     PatchGAN discriminators) raises ``UnboundLocalError: cannot access local variable
+     'init_info'`` under the Runner: the translation models' ``init_weights`` give the
+     generator and discriminator an init-info record (``_params_init_info``), and for every
+     module carrying one it records an ``init_info`` that it sets only for the modules it
+     initialises (convolutions, linear layers, batch norms), not for the generator itself nor
+     for activations or dropout. Records of the modules it does not initialise are hidden while
+     it runs; what it initialises is unchanged.""")
+def mmagic_generation_init_weights(original):
     @functools.wraps(original)
     def generation_init_weights(module, init_type='normal', init_gain=0.02):
-        # mmagic records init info for every module carrying _params_init_info, also those it
-        # does not initialise, and then reads a variable it never set for them. Those modules
-        # are hidden from the record for the call.
         hidden = [(m, m.__dict__.pop('_params_init_info')) for m in module.modules()
                   if '_params_init_info' in m.__dict__ and not _initialised_by_generation_init(m)]
         try:
@@ -342,8 +267,18 @@ def mmagic_generation_init_weights():
             loaded.generation_init_weights = generation_init_weights
 
 
-@_once
-def mmagic_indexable_batch_samples():
+def _data_sample_getitem():
+    from mmagic.structures import DataSample
+    return getattr(DataSample, '__getitem__', None)
+
+
+@fix(applies_to={'mmagic': '>=1.2,<1.3'}, locate=_data_sample_getitem, module='mmagic.structures',
+     why="""mmagic 1.2's translation models (``Pix2Pix.test_step``, ``val_step``, CycleGAN,
+     SinGAN) index the batch ``DataSample`` their preprocessor returns (``data_samples[idx]``),
+     but ``DataSample`` has no ``__getitem__``: they fail with ``'DataSample' object is not
+     subscriptable``. A batch ``DataSample`` now gives its ``idx``-th sample (its
+     ``split()``).""")
+def mmagic_indexable_batch_samples(original):
     from mmagic.structures import DataSample
 
     def __getitem__(self, index):
@@ -354,17 +289,22 @@ def mmagic_indexable_batch_samples():
     DataSample.__getitem__ = __getitem__
 
 
-def apply_all():
-    safe_mmengine_checkpoint_loading()
-    layout_aware_checkpointing()
-    atomic_local_writes()
-    resume_from_last_complete_checkpoint()
-    cpu_distributed_launch()
+_LOOP_EVENTS = (('MultiTestLoop', 'after_test_epoch'), ('MultiValLoop', 'after_val_epoch'))
 
 
-@_once
-def mmagic_loops_return_metrics():
-    from mmagic.engine.runner import multi_loops
+def _mmagic_multi_loop_runs():
+    multi_loops = importlib.import_module('mmagic.engine.runner.multi_loops')
+    return {loop: getattr(multi_loops, loop).run for loop, _ in _LOOP_EVENTS}
+
+
+@fix(applies_to={'mmagic': '>=1.2,<1.3'}, locate=_mmagic_multi_loop_runs,
+     module='mmagic.engine.runner.multi_loops',
+     why="""mmagic's ``MultiTestLoop``/``MultiValLoop`` (the loops of its GAN configs) return
+     nothing from ``run()``, so ``Runner.test()`` returns ``None`` instead of the metrics and
+     ``tools/test.py`` failed with ``'NoneType' object has no attribute 'items'``. They now
+     return the metrics they hand to ``after_test_epoch``/``after_val_epoch``.""")
+def mmagic_loops_return_metrics(original):
+    multi_loops = importlib.import_module('mmagic.engine.runner.multi_loops')
 
     def returning_metrics(run, event):
         @functools.wraps(run)
@@ -389,14 +329,67 @@ def mmagic_loops_return_metrics():
             return captured.get('metrics') if result is None else result
         return run_and_return
 
-    for loop, event in ((multi_loops.MultiTestLoop, 'after_test_epoch'),
-                        (multi_loops.MultiValLoop, 'after_val_epoch')):
-        loop.run = returning_metrics(loop.run, event)
+    for loop, event in _LOOP_EVENTS:
+        getattr(multi_loops, loop).run = returning_metrics(original[loop], event)
+
+
+class _AfterImport(importlib.abc.MetaPathFinder):
+    """Runs callbacks right after a module's import has finished (its first import)."""
+
+    def __init__(self):
+        self.pending: Dict[str, List[Callable[[], Any]]] = {}
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname not in self.pending:
+            return None
+        for finder in sys.meta_path:
+            if finder is self or not hasattr(finder, 'find_spec'):
+                continue
+            spec = finder.find_spec(fullname, path, target)
+            if spec is not None:
+                break
+        else:
+            return None
+        loader = spec.loader
+        if loader is None or isinstance(loader, type) or not hasattr(loader, '__dict__'):
+            return spec  # builtin or frozen: not an upstream package module
+        exec_module = loader.exec_module
+
+        def exec_then_call_back(module):
+            vars(loader).pop('exec_module', None)
+            exec_module(module)
+            if module.__name__ == fullname:
+                for callback in self.pending.pop(fullname, []):
+                    callback()
+                if not self.pending and self in sys.meta_path:
+                    sys.meta_path.remove(self)
+
+        loader.exec_module = exec_then_call_back
+        return spec
+
+
+_after_import = _AfterImport()
+
+
+def when_imported(module: str, callback: Callable[[], Any]) -> None:
+    """Call ``callback`` now if ``module`` is imported, else right after it is."""
+    if module in sys.modules:
+        callback()
+        return
+    _after_import.pending.setdefault(module, []).append(callback)
+    if _after_import not in sys.meta_path:
+        sys.meta_path.insert(0, _after_import)
+
+
+def apply_all():
+    """The fixes that need no ``mmagic``: applied when ``clade_mm`` is imported."""
+    safe_mmengine_checkpoint_loading()
 
 
 def apply_mmagic_model_fixes():
-    """Fixes 6 to 8, which need ``mmagic.models`` (seconds to import): applied when
-    ``clade_mm.engine`` is imported, as every config that trains an mmagic model does."""
-    mmagic_generation_init_weights()
-    mmagic_indexable_batch_samples()
-    mmagic_loops_return_metrics()
+    """Fixes 6 to 8, run when ``clade_mm.engine`` is imported: each is applied when the mmagic
+    module it patches is imported (now, if it is already), so that importing ``clade_mm``
+    and ``clade_mm.engine`` does not import ``mmagic.models`` (seconds) for them."""
+    for name in ('mmagic_generation_init_weights', 'mmagic_indexable_batch_samples',
+                 'mmagic_loops_return_metrics'):
+        when_imported(FIXES[name].module, FIXES[name])

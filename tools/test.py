@@ -14,9 +14,9 @@ import os.path as osp
 from mmengine.dist import is_main_process
 from mmengine.runner import Runner
 
-import clade_mm  # noqa: F401  (compat fixes: checkpoints load safely)
+import clade_mm  # noqa: F401  (checkpoints load verified and weights-only)
 from clade_mm.apis.config import add_cfg_options, load_config
-from clade_mm.compat import CheckpointFileError
+from clade_mm.engine.checkpoint_integrity import CheckpointFileError
 from clade_mm.models.generator_weights import GeneratorWeightsError
 
 

@@ -4,7 +4,7 @@ import os.path as osp
 
 from mmengine.runner import Runner
 
-import clade_mm  # noqa: F401  (its compat fixes make checkpoints of any config resumable)
+import clade_mm  # noqa: F401  (makes checkpoints of any config resumable)
 from clade_mm.apis.config import add_cfg_options, load_config
 
 

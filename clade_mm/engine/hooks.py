@@ -83,13 +83,14 @@ class SampleGridHook(Hook):
 @HOOKS.register_module()
 class InterruptedWriteCleanupHook(Hook):
     """Remove, when a run starts, the temporary files of checkpoint writes that a killed run
-    left in the work directory (a hidden ``.iter_N.pth.XXXX.tmp`` up to a checkpoint's size)."""
+    left in the work directory (a hidden ``.iter_N.pth.XXXXXXXX.clade-mm-partial`` up to a
+    checkpoint's size), and no other file."""
     priority = 'VERY_HIGH'
 
     def before_run(self, runner) -> None:
         if not is_main_process():
             return
-        from ..compat import remove_interrupted_writes
+        from .checkpoint_integrity import remove_interrupted_writes
         for path, size in remove_interrupted_writes(runner.work_dir):
             print_log(f'removed {path} ({size / 2**20:.1f} MB), left by an interrupted '
                       'checkpoint write', logger='current')
