@@ -29,7 +29,8 @@ from clade_mm.engine.hooks import label_palette, sample_grid
 from clade_mm.evaluation import SegmentationScore
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-MODELS = (('CLADE', 'configs/clade_synthetic.py'), ('SPADE', 'configs/spade_synthetic.py'))
+MODELS = (('CLADE', 'configs/clade/clade_synthetic.py'),
+          ('SPADE', 'configs/spade/spade_synthetic.py'))
 SEGMENTOR = 'configs/segmentors/fcn_r18_synthetic.py'
 
 

@@ -14,7 +14,7 @@ import os.path as osp
 import sys
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-DEMO_CONFIG = osp.join(ROOT, 'configs/clade_synthetic.py')
+DEMO_CONFIG = osp.join(ROOT, 'configs/clade/clade_synthetic.py')
 DEMO_WORK_DIR = osp.join(ROOT, 'work_dirs/demo/clade')
 
 

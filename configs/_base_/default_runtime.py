@@ -10,7 +10,7 @@ randomness = dict(seed=0)
 env_cfg = dict(
     cudnn_benchmark=False,
     mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
-    dist_cfg=dict(backend='nccl'))  # gloo on a machine without a GPU (clade_mm.compat)
+    dist_cfg=dict(backend='nccl'))  # gloo on a machine without a GPU (clade_mm.engine.cpu_launch)
 # tools/dist_train.sh: G and D in DDPs of their own; the conditional norms' batch norms become
 # SyncBatchNorm (the global batch's statistics, as the reference trains). Ignored on one process.
 model_wrapper_cfg = dict(

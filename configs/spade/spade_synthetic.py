@@ -1,7 +1,7 @@
 # SPADE on the embedded synthetic scenes: a small generator (ngf 16) that trains on a CPU.
 _base_ = [
-    './_base_/models/semantic_gan.py', './_base_/datasets/synthetic.py',
-    './_base_/schedules/two_time_scale_adam.py', './_base_/default_runtime.py'
+    '../_base_/models/semantic_gan.py', '../_base_/datasets/synthetic.py',
+    '../_base_/schedules/two_time_scale_adam.py', '../_base_/default_runtime.py'
 ]
 model = dict(
     generator=dict(num_classes=6, base_channels=16,

@@ -1,4 +1,4 @@
-# The SPADE/CLADE synthesis GAN (DESIGN.md sections 2 and 3). A dataset config sets
+# The SPADE/CLADE synthesis GAN (the published SPADE/CLADE training). A dataset config sets
 # num_classes (and with_instance_edge); a method config sets norm_cfg.
 model = dict(
     type='SemanticGAN',
