@@ -1,9 +1,10 @@
 """Stroke-to-image latency of the painter (tools/paint.py), on the server and in a browser.
 
-Models: the demo's CLADE (work_dirs/demo/clade from `make demo`; without it the synthetic
-config's initial weights, and the output says so) and an ADE20k-size CLADE generator
-(configs/clade_ade20k.py: 256x256, 151 classes, ngf 64, initial weights: the time does not
-depend on the weights). --spade adds the SPADE counterparts.
+Models: the demo's model (the one tools/paint.py serves, trained by `make demo`; without it
+its config's initial weights, and the output says so) and the ADE20k-size generator of its
+norm family (configs/<method>/<family>_ade20k.py: 256x256, 151 classes, ngf 64, initial
+weights: the time does not depend on the weights). One option per registered conditional norm
+family (`--help` lists them) adds that family's counterparts.
 
 1. Server: each of N strokes (a brush polyline of a random class, added to the map of the
    strokes before) is posted to the painter's server as the page posts it, one after the
@@ -14,9 +15,10 @@ depend on the weights). --spade adds the SPADE counterparts.
    page measures it. The page asks for images during a stroke too, so a stroke's last request
    may wait for one in flight: this is the latency a painter sees.
 
-    .venv/bin/python benchmarks/bench_paint.py [--strokes 20] [--no-browser] [--spade]
+    .venv/bin/python benchmarks/bench_paint.py [--strokes 20] [--no-browser] [--FAMILY ...]
 """
 import argparse
+import glob
 import http.client
 import json
 import os
@@ -26,47 +28,50 @@ import time
 import urllib.parse
 
 import numpy as np
-import torch
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+from clade_mm.layers import norm_families
+from common import ROOT, cpu_line, demo_model, quiet_logs, stroke_maps
+
 CHROMIUM = '/usr/bin/chromium'
 SETTLED = """() => [...document.querySelectorAll('figure.output')].every(f =>
     f.dataset.state === 'idle' && f.dataset.sent !== '0' && f.dataset.shown === f.dataset.sent)"""
 
 
-def cpu_description() -> str:
-    flags = set()
-    if osp.isfile('/proc/cpuinfo'):
-        with open('/proc/cpuinfo') as f:
-            for line in f:
-                if line.startswith('flags'):
-                    flags = set(line.split(':', 1)[1].split())
-                    break
-    special = [f for f in ('avx512_bf16', 'amx_bf16', 'amx_tile') if f in flags] or ['none']
-    return (f'torch {torch.__version__}, CPU capability {torch.backends.cpu.get_cpu_capability()}'
-            f', bf16/AMX flags: {", ".join(special)}, {torch.get_num_threads()} threads, '
-            f'{os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}')
+def slug(family):
+    """A family's registered name as the configs' file names spell it (``configs/*/SLUG_*.py``)."""
+    return family.lower().replace('-', '_')
 
 
-def strokes(height, width, num_classes, count, seed=0):
-    """``count`` label maps, each the one before plus a brush polyline of a random class
-    (the first stroke on a map of two halves, classes 0 and 1)."""
-    rng = np.random.default_rng(seed)
-    ids = np.zeros((height, width), np.uint8 if num_classes <= 256 else np.uint16)
-    ids[height // 2:] = 1 % num_classes
-    radius = max(2, min(height, width) // 20)
-    ys, xs = np.mgrid[0:height, 0:width]
-    maps, paths = [], []
-    for _ in range(count):
-        points = rng.uniform([0, 0], [width, height], (3, 2))
-        cls = int(rng.integers(0, num_classes))
-        for (xa, ya), (xb, yb) in zip(points[:-1], points[1:]):
-            for t in np.linspace(0, 1, 24):
-                x, y = xa + (xb - xa) * t, ya + (yb - ya) * t
-                ids[(xs + 0.5 - x) ** 2 + (ys + 0.5 - y) ** 2 <= radius ** 2] = cls
-        maps.append(ids.copy())
-        paths.append((cls, points, 2 * radius))
-    return maps, paths
+def family_config(family, dataset):
+    """``configs/<method>/<family>_<dataset>.py``, or ``None``."""
+    found = sorted(glob.glob(osp.join(ROOT, 'configs', '*', f'{slug(family)}_{dataset}.py')))
+    return found[0] if found else None
+
+
+def model_specs(extra_families):
+    """``[(name, config, checkpoint)]``: the demo's model (the one tools/paint.py serves) and
+    the ADE20k-size generator of its family, then the same for each of ``extra_families``
+    (demo models in ``make demo``'s work dirs, named after the family)."""
+    from clade_mm.apis import load_config
+    from clade_mm.apps.paint import demo_checkpoint
+    demo_config, demo_work_dir = demo_model()
+    default = load_config(demo_config).model.generator.norm_cfg['type']
+    demos, ade20k = [], []
+    for family in dict.fromkeys([default, *extra_families]):
+        config = demo_config if family == default else family_config(family, 'synthetic')
+        checkpoint = demo_checkpoint(demo_work_dir if family == default else
+                                     osp.join(osp.dirname(demo_work_dir), family.lower()))
+        if config:
+            demos.append((f'demo {family}' + ('' if checkpoint else
+                                              ' (no `make demo` model: initial weights)'),
+                          config, checkpoint))
+        if family_config(family, 'ade20k'):
+            ade20k.append((f'ADE20k {family}, initial weights', family_config(family, 'ade20k'),
+                           None))
+        if not config or not family_config(family, 'ade20k'):
+            print(f'{family}: no configs/*/{slug(family)}_synthetic.py or _ade20k.py, so not '
+                  'every model of it is timed')
+    return demos + ade20k
 
 
 def post_json(url, path, body):
@@ -144,37 +149,31 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--strokes', type=int, default=20)
     parser.add_argument('--no-browser', action='store_true')
-    parser.add_argument('--spade', action='store_true', help='also the SPADE counterparts')
+    for family in norm_families():  # one flag per family: also that family's models
+        parser.add_argument(f'--{slug(family).replace("_", "-")}', dest='families',
+                            action='append_const', const=family, default=[],
+                            help=f'also the {family} counterparts')
     args = parser.parse_args()
 
-    from mmengine.logging import MMLogger
-    MMLogger.get_instance('mmengine', log_level='WARNING')
-    from clade_mm.apps.paint import demo_checkpoint, load_models
+    from clade_mm.apps.paint import load_models
     from clade_mm.apps.paint.server import running_server
-    demo = demo_checkpoint(osp.join(ROOT, 'work_dirs/demo/clade'))
-    specs = [('demo CLADE' + ('' if demo else ' (no `make demo` model: initial weights)'),
-              'configs/clade_synthetic.py', demo),
-             ('ADE20k CLADE, initial weights', 'configs/clade_ade20k.py', None)]
-    if args.spade:
-        spade = demo_checkpoint(osp.join(ROOT, 'work_dirs/demo/spade'))
-        specs.insert(1, ('demo SPADE' + ('' if spade else ' (initial weights)'),
-                         'configs/spade_synthetic.py', spade))
-        specs.append(('ADE20k SPADE, initial weights', 'configs/spade_ade20k.py', None))
+    specs = model_specs(args.families)
     browser = not args.no_browser and os.access(CHROMIUM, os.X_OK)
     if not args.no_browser and not browser:
         print(f'no browser figures: {CHROMIUM} is missing (tools/setup_browser.sh installs it)')
 
-    print(cpu_description())
+    print(cpu_line())
     print(f'{args.strokes} strokes per model; milliseconds, median and 90th percentile\n')
     header = '| model | size | server | synthesis | Python round trip |'
     header += ' browser stroke to image |' if browser else ''
     print(header)
     print('|' + '---|' * (header.count('|') - 1))
     for name, config, checkpoint in specs:
-        model, = load_models([(osp.join(ROOT, config), checkpoint)])
+        with quiet_logs():
+            model, = load_models([(config, checkpoint)])
         height, width = model.size
-        maps, paths = strokes(height, width, model.num_classes, args.strokes)
-        with running_server([model]) as url:
+        maps, paths = stroke_maps(height, width, model.num_classes, args.strokes)
+        with running_server([model]) as url, quiet_logs():
             server = bench_server(url, maps)
             row = (f'| {name} | {width}x{height} | {summary(server["server"])} | '
                    f'{summary(server["compute"])} | {summary(server["round_trip"])} |')

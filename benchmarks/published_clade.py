@@ -1,16 +1,26 @@
-"""The generator of the published CLADE code, built from a local copy of its repository, so
-that the benchmarks can time it beside clade-mm's in one process.
+"""The generators of the published CLADE code (tzt101/CLADE), built from a local copy of its
+repository, so that the benchmarks can run them beside clade-mm's in one process.
 
 Nothing of that code is shipped here: pass the folder of a checkout (the one that has
-``models/networks/generator.py``) with ``--published-code``.
+``models/networks/generator.py``) with ``--published-code``. Each published generator is named
+by the clade-mm norm family its weights hold, read from its keys by the checkpoint converter
+(:class:`clade_mm.converters.GeneratorArchitecture`), so that it is compared with the family
+that computes the same function. The benchmarks reach this module through ``common``.
 """
 import importlib
 import os.path as osp
 import sys
 import types
 from argparse import Namespace
+from typing import Dict
 
 import torch
+import torch.nn as nn
+
+# The published code's norm options this module builds: its class-adaptive norm, without and
+# with its positional map (``--add_dist``).
+PUBLISHED_OPTIONS = (dict(norm_mode='clade', add_dist=False),
+                     dict(norm_mode='clade', add_dist=True))
 
 
 def published_generator_class(path: str):
@@ -31,18 +41,45 @@ def published_generator_class(path: str):
     return importlib.import_module('models.networks.generator').SPADEGenerator
 
 
-def build_published_generator(path: str, num_classes: int, size: int, icpe: bool = False,
-                              ngf: int = 64):
-    """The published CLADE (or CLADE-ICPE with ``icpe``) generator for ``num_classes`` classes
-    (the last one the don't-care class, as ADE20k's 151), ``size`` x ``size`` images, no
-    instance maps, ``ngf`` base channels, in eval mode; called as ``generator(one_hot, input_dist=positions)``."""
-    opt = Namespace(norm_G='spectralspadesyncbatch3x3', norm_mode='clade', no_instance=True,
-                    add_dist=icpe, label_nc=num_classes - 1, contain_dontcare_label=True,
-                    semantic_nc=num_classes, ngf=ngf, use_vae=False, crop_size=size,
-                    aspect_ratio=1.0, num_upsampling_layers='normal')
-    generator = published_generator_class(path)(opt)
-    generator.init_weights('xavier', 0.02)
-    return generator.eval()
+def published_family(generator: nn.Module) -> str:
+    """The registered name of the clade-mm norm family whose weights ``generator`` holds."""
+    from clade_mm.converters import GeneratorArchitecture
+    shapes = {key: tuple(value.shape) for key, value in generator.state_dict().items()}
+    family = GeneratorArchitecture.from_official_shapes(shapes).norm
+    if family is None:
+        raise SystemExit('the published generator holds norms of no family a registered '
+                         'codebase publishes (clade_mm.converters)')
+    return family
+
+
+def published_generators(path: str, num_classes: int, size: int,
+                         ngf: int = 64) -> Dict[str, nn.Module]:
+    """``{clade-mm family name: published generator}`` for every option of
+    :data:`PUBLISHED_OPTIONS`: ``num_classes`` classes (the last one the don't-care class, as
+    ADE20k's 151), ``size`` x ``size`` images, no instance maps, ``ngf`` base channels, published
+    initialisation, eval mode. Run one with :func:`published_inputs`."""
+    generator_class = published_generator_class(path)
+    generators = {}
+    for options in PUBLISHED_OPTIONS:
+        opt = Namespace(norm_G='spectralspadesyncbatch3x3', no_instance=True,
+                        label_nc=num_classes - 1, contain_dontcare_label=True,
+                        semantic_nc=num_classes, ngf=ngf, use_vae=False, crop_size=size,
+                        aspect_ratio=1.0, num_upsampling_layers='normal', **options)
+        generator = generator_class(opt)
+        generator.init_weights('xavier', 0.02)
+        generators[published_family(generator)] = generator.eval()
+    return generators
+
+
+def published_inputs(generator: nn.Module, labels: torch.Tensor) -> dict:
+    """The published generator's arguments for ``(N, H, W)`` ``labels``, as its pipeline makes
+    them: the one-hot maps and, with ``--add_dist``, the positional maps (computed offline there,
+    so computed here once, before any timing)."""
+    inputs = dict(input=one_hot(labels, generator.opt.semantic_nc))
+    if generator.opt.add_dist:
+        from clade_mm.ops.positional_map import icpe_map
+        inputs['input_dist'] = icpe_map(labels)
+    return inputs
 
 
 def one_hot(labels: torch.Tensor, num_classes: int) -> torch.Tensor:
