@@ -141,7 +141,9 @@ def export_generator(generator: nn.Module, path: str, size: Tuple[int, int],
     dynamic_shapes = None
     if batch_size is None:
         batch = torch.export.Dim(BATCH_AXIS, min=1)
-        dynamic_shapes = tuple({0: batch} for _ in names)
+        # As the graph's signature: labels, then its other inputs as one *inputs tuple.
+        dynamic_shapes = ({0: batch}, ) + (
+            (tuple({0: batch} for _ in names[1:]), ) if len(names) > 1 else ())
     with torch.no_grad(), warnings.catch_warnings():
         # Notices about the exporter's own internals, nothing a user can act on: a deprecated
         # pytree class, and that the inputs' shared batch axis is named once.
