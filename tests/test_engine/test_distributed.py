@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # in gradients that cancel to ~0 (a bias before a batch norm) into full-size steps, and with
 # 10x these learning rates this GAN amplifies round-off ~1000x per iteration.
 CONFIG = """
-_base_ = '{root}/configs/clade_synthetic.py'
+_base_ = '{root}/configs/clade/clade_synthetic.py'
 custom_imports = dict(imports=_base_.custom_imports['imports'] +
                       ['tests.test_engine.rank_state_hook'], allow_failed_imports=False)
 train_dataloader = dict(
@@ -72,14 +72,17 @@ def test_two_cpu_processes_train_like_one_process_with_the_global_batch(tmp_path
     assert single_run['norm_types'] == ['BatchNorm2d']
 
     # The losses of the global batch (averaged over ranks) are those of one process with it.
-    # Tolerance 1e-5 (relative, absolute below 1): measured differences are below 5e-7; with
-    # per-process batch statistics (sync_conditional_norms=False) the first iteration's
-    # losses already differ by ~7e-3, and the ranks' running statistics differ.
+    # Iteration 1 (the same weights on both sides) within 1e-5 relative: with per-process batch
+    # statistics (sync_conditional_norms=False) its losses already differ by ~7e-3. Later
+    # iterations carry the round-off of the summed gradients, which the GAN amplifies and whose
+    # size depends on the CPU's kernels: below 5e-7 on an AVX-512 machine, 1.1e-4 in
+    # loss_gen_feat at iteration 3 on an AVX2 one; they are held to 1e-3.
     expected, got = logged_losses(single), logged_losses(ddp)
     assert sorted(got) == sorted(expected) == [1, 2, 3]
     for it in expected:
+        tolerance = 1e-5 if it == 1 else 1e-3
         for name in LOSSES:
-            assert abs(got[it][name] - expected[it][name]) <= 1e-5 * max(
+            assert abs(got[it][name] - expected[it][name]) <= tolerance * max(
                 1.0, abs(expected[it][name])), (it, name, got[it], expected[it])
 
     # A checkpoint written by the distributed run loads into a one-process model.
