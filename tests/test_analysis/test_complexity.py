@@ -1,12 +1,13 @@
-"""Table 3 and Fig. 5 of the paper, from our generators (DESIGN.md section 5)."""
+"""Table 3 and Fig. 5 of the paper, from our generators."""
 import pytest
 import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
 from clade_mm.analysis import measure_complexity
+from tests.paths import config_path
 
-# (config, SPADE/CLADE params in M, GMACs) from DESIGN.md section 5 (no instance edges).
+# (config, SPADE/CLADE params in M, GMACs) of the published generators (no instance edges).
 TABLE3 = [
     ('ade20k', 96.5, 71.4, 181.3, 42.2),
     ('coco_stuff', 97.5, 72.4, 191.0, 42.2),
@@ -15,11 +16,11 @@ TABLE3 = [
 
 
 def complexity_of(config):
-    cfg = Config.fromfile(f'configs/{config}.py')
+    cfg = Config.fromfile(config_path(config))
     init_default_scope('mmagic')
     from mmagic.registry import MODELS
     gen_cfg = cfg.model.generator
-    gen_cfg.with_instance_edge = False  # as DESIGN.md counts
+    gen_cfg.with_instance_edge = False  # as the paper counts
     generator = MODELS.build(gen_cfg)
     labels = torch.zeros(1, *cfg.image_size, dtype=torch.long)
     return measure_complexity(generator, labels)
@@ -38,7 +39,7 @@ def test_parameters_and_macs_of_the_dataset_configs(dataset, spade_params, clade
 def test_norm_parameters_and_the_papers_overhead_percentages():
     spade, clade = complexity_of('spade_ade20k'), complexity_of('clade_ade20k')
     assert spade.norm_params / 1e6 == pytest.approx(28.4, abs=0.05)
-    assert clade.norm_params == 151 * 21888  # DESIGN.md: 151 x 21,888
+    assert clade.norm_params == 151 * 21888  # the paper: 151 x 21,888
     paper_spade, paper_clade = spade.overhead('paper'), clade.overhead('paper')
     assert paper_spade['params'] == pytest.approx(39.21, abs=0.1)
     assert paper_spade['macs'] == pytest.approx(234.73, abs=0.1)

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from clade_mm.analysis.modulation import class_spread, spade_modulation
-from clade_mm.models import SemanticGenerator
+from clade_mm.models.editors.spade import SemanticGenerator
 
 
 def test_class_spread_by_hand():

@@ -15,12 +15,12 @@ from mmengine.registry import init_default_scope
 from clade_mm.apis import SemanticSynthesizer
 from clade_mm.apis.onnx_export import (export_generator, graph_input_names, random_inputs,
                                        verify_onnx)
-from clade_mm.layers import CLADE, ClassAffine
-from clade_mm.models import SemanticGenerator
+from clade_mm.layers.clade import CLADE, ClassAffine
+from clade_mm.models.editors.spade import SemanticGenerator
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SIZE = (64, 64)
-NUM_CLASSES = 6  # configs/clade_synthetic.py
+NUM_CLASSES = 6  # configs/clade/clade_synthetic.py
 TOLERANCE = 1e-4
 
 
@@ -59,9 +59,9 @@ def as_if_trained(generator, seed=0):
 
 
 def write_config(tmp_path):
-    """configs/clade_synthetic.py (BN, 6 classes, 64x64) with ngf 8."""
+    """configs/clade/clade_synthetic.py (BN, 6 classes, 64x64) with ngf 8."""
     config = tmp_path / 'clade.py'
-    config.write_text(f"_base_ = {os.path.join(ROOT, 'configs/clade_synthetic.py')!r}\n"
+    config.write_text(f"_base_ = {os.path.join(ROOT, 'configs/clade/clade_synthetic.py')!r}\n"
                       "model = dict(generator=dict(base_channels=8), "
                       "discriminator=dict(base_channels=8))\n")
     return str(config)

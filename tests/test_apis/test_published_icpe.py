@@ -11,7 +11,7 @@ from mmengine.registry import init_default_scope
 from PIL import Image
 
 from clade_mm.apis import SemanticSynthesizer
-from clade_mm.layers import icpe_map
+from clade_mm.ops.positional_map import icpe_map
 from tests.test_layers.test_layout import reference_icpe
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -33,7 +33,7 @@ def label_file(path, h=40, w=60):
 
 def icpe_model(tmp_path):
     config = tmp_path / 'icpe.py'
-    config.write_text(f"_base_ = {os.path.join(ROOT, 'configs/clade_icpe_synthetic.py')!r}\n"
+    config.write_text(f"_base_ = {os.path.join(ROOT, 'configs/clade/clade_icpe_synthetic.py')!r}\n"
                       "model = dict(generator=dict(base_channels=8, norm_cfg=dict("
                       "param_free_norm='IN')), discriminator=dict(base_channels=8))\n")
     synth = SemanticSynthesizer(str(config))
@@ -49,7 +49,7 @@ def test_the_pipeline_computes_the_published_map_before_resizing(tmp_path):
     init_default_scope('mmagic')
     import clade_mm.datasets  # noqa: F401
     from mmagic.registry import TRANSFORMS
-    cfg = Config.fromfile('configs/clade_icpe_ade20k.py').test_dataloader.dataset.pipeline
+    cfg = Config.fromfile('configs/clade/clade_icpe_ade20k.py').test_dataloader.dataset.pipeline
     cfg[0].position_map = 'published'
     pipeline = [TRANSFORMS.build(t) for t in cfg[:-1]]  # up to packing
     Image.fromarray(np.zeros((40, 60, 3), np.uint8)).save(tmp_path / 'a.jpg')
@@ -91,7 +91,7 @@ def test_the_gan_test_step_passes_the_packed_map_to_the_generator(tmp_path, monk
     from mmagic.registry import DATASETS, MODELS
     write_synthetic_dataset(str(tmp_path), num_train=0, num_val=2, size=64)
     init_default_scope('mmagic')
-    cfg = Config.fromfile('configs/clade_icpe_synthetic.py')
+    cfg = Config.fromfile('configs/clade/clade_icpe_synthetic.py')
     cfg.test_dataloader.dataset.update(data_root=str(tmp_path))
     cfg.test_dataloader.dataset.pipeline[0].position_map = 'published'
     dataset = DATASETS.build(cfg.test_dataloader.dataset)
@@ -99,9 +99,9 @@ def test_the_gan_test_step_passes_the_packed_map_to_the_generator(tmp_path, monk
     given = {}
     forward = model.generator.forward
 
-    def recording_forward(labels, instances=None, z=None, position=None):
-        given['position'] = position
-        return forward(labels, instances, z, position)
+    def recording_forward(labels, **inputs):
+        given['position'] = inputs.get('position')
+        return forward(labels, **inputs)
 
     monkeypatch.setattr(model.generator, 'forward', recording_forward)
     samples = [dataset[0], dataset[1]]

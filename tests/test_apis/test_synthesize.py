@@ -25,7 +25,7 @@ def make_model(tmp_path, style=False, instance_edges=False, param_free_norm='IN'
                          style_encoder=dict(type='StyleEncoder', base_channels=4,
                                             input_size=128))
     config = tmp_path / ('style.py' if style else 'plain.py')
-    config.write_text(f"_base_ = {os.path.join(ROOT, 'configs/clade_synthetic.py')!r}\n"
+    config.write_text(f"_base_ = {os.path.join(ROOT, 'configs/clade/clade_synthetic.py')!r}\n"
                       f"model = dict(generator={generator!r}, "
                       f"discriminator=dict(base_channels=8, "
                       f"with_instance_edge={instance_edges}))\n")

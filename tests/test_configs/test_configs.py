@@ -6,8 +6,10 @@ import pytest
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
-CONFIGS = sorted(glob.glob('configs/*.py'))
-EXPECTED = {  # DESIGN.md section 4
+from tests.paths import SPADE_FAMILY_CONFIGS, config_path
+
+CONFIGS = SPADE_FAMILY_CONFIGS
+EXPECTED = {  # the published settings
     'ade20k': (151, False, 'normal', (256, 256)),
     'ade20k_outdoor': (151, False, 'normal', (256, 256)),
     'coco_stuff': (183, True, 'normal', (256, 256)),
@@ -48,7 +50,7 @@ def test_config_defaults_and_build(path):
 
 @pytest.mark.parametrize('name', ['clade_ade20k', 'clade_cityscapes'])
 def test_real_dataset_evaluators_name_their_missing_weights(name):
-    cfg = Config.fromfile(f'configs/{name}.py')
+    cfg = Config.fromfile(config_path(name))
     init_default_scope('mmagic')
     import clade_mm.evaluation  # noqa: F401
     from mmagic.registry import METRICS

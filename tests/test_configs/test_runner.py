@@ -16,9 +16,10 @@ from mmengine.config import Config
 from PIL import Image
 
 from clade_mm.datasets import write_synthetic_dataset
+from tests.paths import SPADE_FAMILY_CONFIGS
 from tests.weights import write_fake_inception, write_random_segmentor, write_random_vgg19
 
-CONFIGS = sorted(glob.glob('configs/*.py'))
+CONFIGS = SPADE_FAMILY_CONFIGS
 
 
 def save(path, array):

@@ -34,7 +34,7 @@ def spade_sample(root, split, name, h=120, w=160, seed=0):
 
 def check(root, split='train'):
     return subprocess.run(
-        [sys.executable, 'tools/check_dataset.py', 'configs/clade_coco_stuff.py', '--split',
+        [sys.executable, 'tools/check_dataset.py', 'configs/clade/clade_coco_stuff.py', '--split',
          split, '--out-dir', f'{root}/out', '--cfg-options',
          f'train_dataloader.dataset.data_root={root}',
          f'test_dataloader.dataset.data_root={root}'],
@@ -100,7 +100,7 @@ def test_every_planted_defect_is_named_and_the_tool_exits_1(tmp_path):
 def test_255_without_a_mapping_is_named_with_the_fix(tmp_path):
     spade_sample(tmp_path, 'train', 'a')
     run = subprocess.run(
-        [sys.executable, 'tools/check_dataset.py', 'configs/clade_coco_stuff.py', '--out-dir',
+        [sys.executable, 'tools/check_dataset.py', 'configs/clade/clade_coco_stuff.py', '--out-dir',
          f'{tmp_path}/out', '--cfg-options', f'train_dataloader.dataset.data_root={tmp_path}',
          'train_dataloader.dataset.pipeline.0.label_mapping=None'],
         capture_output=True, text=True, cwd=ROOT)

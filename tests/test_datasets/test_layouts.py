@@ -11,7 +11,8 @@ from PIL import Image
 
 import clade_mm.datasets  # noqa: F401
 from clade_mm.datasets import DatasetError
-from clade_mm.layers import icpe_map, instance_edges
+from clade_mm.ops.positional_map import icpe_map
+from clade_mm.layers import instance_edges
 from mmagic.registry import DATASETS
 
 
@@ -42,7 +43,7 @@ def test_ade20k_layout_and_dont_care(tmp_path):
              np.full((300, 320, 3), 90 + i, np.uint8))
         save(tmp_path / 'annotations/training' / f'{name}.png',
              blocks(300, 320, [0, 3, 150], seed=i).astype(np.uint8))
-    dataset = dataset_from('configs/clade_ade20k.py', tmp_path)
+    dataset = dataset_from('configs/clade/clade_ade20k.py', tmp_path)
     assert len(dataset) == 2 and dataset.dont_care_class == 0
     item = dataset[0]
     assert item['inputs']['img'].shape == (3, 256, 256)  # resize 286, crop 256
@@ -56,10 +57,10 @@ def test_ade20k_outdoor_selects_by_content(tmp_path, capsys):
     for name, label in (('ADE_train_1', outdoor), ('ADE_train_2', indoor)):
         save(tmp_path / 'images/training' / f'{name}.jpg', np.zeros((64, 64, 3), np.uint8))
         save(tmp_path / 'annotations/training' / f'{name}.png', label.astype(np.uint8))
-    dataset = dataset_from('configs/clade_ade20k_outdoor.py', tmp_path)
+    dataset = dataset_from('configs/clade/clade_ade20k_outdoor.py', tmp_path)
     assert len(dataset) == 1
     assert dataset.get_data_info(0)['label_path'].endswith('ADE_train_1.png')
-    again = dataset_from('configs/clade_ade20k_outdoor.py', tmp_path)  # from the cache
+    again = dataset_from('configs/clade/clade_ade20k_outdoor.py', tmp_path)  # from the cache
     assert len(again) == 1
 
 
@@ -91,7 +92,7 @@ def coco_sample(root, layout, panoptic, name='000000000009'):
                                               ('spade', False), ('spade', True)])
 def test_coco_stuff_layouts_and_instance_formats_as_shipped(tmp_path, layout, panoptic):
     coco_sample(tmp_path, layout, panoptic)
-    dataset = dataset_from('configs/clade_coco_stuff.py', tmp_path,
+    dataset = dataset_from('configs/clade/clade_coco_stuff.py', tmp_path,
                            pipeline=[dict(type='LoadSemanticSample', num_classes=183,
                                           label_mapping={255: 182})])
     results = dataset[0]
@@ -107,7 +108,7 @@ def test_coco_stuff_layouts_and_instance_formats_as_shipped(tmp_path, layout, pa
     ('ids', True, r'an RGB image \(panoptic colours\)')])
 def test_an_instance_format_the_file_contradicts_is_refused(tmp_path, setting, panoptic, found):
     coco_sample(tmp_path, 'spade', panoptic)
-    dataset = dataset_from('configs/clade_coco_stuff.py', tmp_path,
+    dataset = dataset_from('configs/clade/clade_coco_stuff.py', tmp_path,
                            pipeline=[dict(type='LoadSemanticSample', num_classes=183,
                                           label_mapping={255: 182}, instance_format=setting)])
     with pytest.raises(DatasetError, match=f"instance map train_inst/000000000009.png is {found}, "
@@ -120,14 +121,14 @@ def test_a_folder_in_no_known_layout_lists_the_layouts(tmp_path):
     save(tmp_path / 'photos/a.jpg', np.zeros((8, 8, 3), np.uint8))
     with pytest.raises(FileNotFoundError, match=r'none of the folder layouts .*no train_img\).*'
                                                 r'train_dataloader.dataset.data_root='):
-        dataset_from('configs/clade_coco_stuff.py', tmp_path)
+        dataset_from('configs/clade/clade_coco_stuff.py', tmp_path)
 
 
 def test_coco_stuff_scores_each_class_as_the_segmentor_names_it():
     """The generator -> mmseg id mapping, checked by class name: stuffthingmaps id r is
     mmseg's class mapping[r] for every scored id; unused ids and don't-care are not scored."""
     from mmseg.datasets import COCOStuffDataset
-    cfg = Config.fromfile('configs/clade_coco_stuff.py')
+    cfg = Config.fromfile('configs/clade/clade_coco_stuff.py')
     mmseg_names = COCOStuffDataset.METAINFO['classes']
     mapping = cfg.segmentor['class_mapping']
     assert len(mapping) == cfg.num_classes == len(cfg.class_names) == 183
@@ -147,7 +148,7 @@ def test_cityscapes_nested_folders_and_16_bit_instances(tmp_path):
     save(tmp_path / f'leftImg8bit/train/{stem}_leftImg8bit.png', np.zeros((64, 128, 3), np.uint8))
     save(tmp_path / f'gtFine/train/{stem}_gtFine_labelIds.png', label)
     save(tmp_path / f'gtFine/train/{stem}_gtFine_instanceIds.png', instance)
-    dataset = dataset_from('configs/clade_cityscapes.py', tmp_path,
+    dataset = dataset_from('configs/clade/clade_cityscapes.py', tmp_path,
                            pipeline=[dict(type='LoadSemanticSample', num_classes=35)])
     results = dataset[0]
     assert np.array_equal(results['label'], label)

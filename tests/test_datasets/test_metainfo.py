@@ -15,14 +15,14 @@ def metainfo(path):
 
 
 def test_synthetic_names_and_colours_are_the_scenes_own():
-    _, classes = metainfo('configs/clade_synthetic.py')
+    _, classes = metainfo('configs/clade/clade_synthetic.py')
     assert [c['name'] for c in classes] == list(synthetic.CLASSES)
     assert np.array_equal([c['colour'] for c in classes], synthetic.COLOURS)
 
 
 def test_ade20k_names_are_mmsegs_shifted_by_the_dont_care_class():
     from mmseg.datasets import ADE20KDataset
-    cfg, classes = metainfo('configs/clade_ade20k.py')
+    cfg, classes = metainfo('configs/clade/clade_ade20k.py')
     mmseg_names = [n.strip() for n in ADE20KDataset.METAINFO['classes']]
     assert [c['name'] for c in classes[1:]] == mmseg_names
     assert classes[0]['dont_care'] and not any(c['dont_care'] for c in classes[1:])
@@ -36,7 +36,7 @@ def test_ade20k_names_are_mmsegs_shifted_by_the_dont_care_class():
 
 def test_cityscapes_names_match_mmsegs_train_classes():
     from mmseg.datasets import CityscapesDataset
-    cfg, classes = metainfo('configs/clade_cityscapes.py')
+    cfg, classes = metainfo('configs/clade/clade_cityscapes.py')
     assert len(classes) == 35
     for label_id, train_id in cfg.label_to_train_id.items():
         assert classes[label_id]['name'] == CityscapesDataset.METAINFO['classes'][train_id]
@@ -44,7 +44,7 @@ def test_cityscapes_names_match_mmsegs_train_classes():
 
 
 def test_coco_stuff_marks_its_dont_care_and_unused_ids():
-    cfg, classes = metainfo('configs/clade_coco_stuff.py')
+    cfg, classes = metainfo('configs/clade/clade_coco_stuff.py')
     assert [c['name'] for c in classes] == list(cfg.class_names)
     assert [c['id'] for c in classes if c['dont_care']] == [182]
     assert [c['id'] for c in classes if c['unused']] == list(cfg.unused_ids)

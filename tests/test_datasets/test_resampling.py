@@ -69,7 +69,7 @@ def test_coco_training_samples_match_the_published_loader(tmp_path, size, flip):
         paths[folder] = str(tmp_path / folder / f'000000000139{suffix}')
         Image.fromarray(array).save(paths[folder], quality=90)
     init_default_scope('mmagic')
-    cfg = Config.fromfile('configs/clade_coco_stuff.py').train_dataloader.dataset
+    cfg = Config.fromfile('configs/clade/clade_coco_stuff.py').train_dataloader.dataset
     pipeline = [t for t in cfg.pipeline if t.type != 'PackInputs']
     for t in pipeline:
         if t.type == 'Flip':

@@ -5,7 +5,8 @@ import pytest
 import torch
 
 import clade_mm
-from clade_mm.layers import CLADE, ConditionalNorm, semantic_layout
+from clade_mm.layers.clade import CLADE
+from clade_mm.layers import ConditionalNorm, semantic_layout
 
 NUM_CLASSES = 4
 

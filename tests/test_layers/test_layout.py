@@ -6,9 +6,12 @@ import torch
 from scipy import ndimage
 
 import clade_mm
-from clade_mm.layers import layout as layout_mod
-from clade_mm.layers.layout import (LayoutError, SemanticLayout, connected_components,
-                                    icpe_map, instance_edges, semantic_layout)
+
+from clade_mm.layers.label_map import LayoutError, instance_edges
+from clade_mm.layers.layout import LayoutInput, SemanticLayout
+from clade_mm.ops.positional_map import _icpe_map_vectorised, connected_components, icpe_map
+from clade_mm.layers.context import semantic_layout
+from tests.families import FAMILIES, declared_inputs
 
 
 def reference_icpe(labels: np.ndarray, exclude=()) -> np.ndarray:
@@ -83,7 +86,7 @@ def test_icpe_kernel_equals_the_vectorised_reference_bit_for_bit(seed):
     for labels in (noise, blocky):
         assert positional_map.supports(labels)
         kernel = icpe_map(labels, exclude_classes=(0,))
-        reference = layout_mod._icpe_map_vectorised(labels).masked_fill((labels == 0)[:, None], 0)
+        reference = _icpe_map_vectorised(labels).masked_fill((labels == 0)[:, None], 0)
         assert torch.equal(kernel, reference)
     np.testing.assert_allclose(icpe_map(noise)[1].numpy(), reference_icpe(noise[1].numpy()),
                                atol=1e-6)
@@ -118,29 +121,40 @@ def test_nearest_resize_equals_strided_sampling():
         assert torch.equal(resized, labels[:, ::k, ::k])
 
 
-def test_derived_maps_computed_once_per_resolution(monkeypatch):
+def test_derived_inputs_computed_once_per_resolution():
     calls = []
-    original = layout_mod.icpe_map
-    monkeypatch.setattr(layout_mod, 'icpe_map', lambda labels: calls.append(1) or original(labels))
+    counted = LayoutInput('counted', '(N, 1, H, W)', 'not needed', channels=1,
+                          default=lambda layout, device: calls.append(1) or
+                          layout.labels[:, None].float())
     layout = SemanticLayout(torch.randint(0, 3, (1, 16, 16)))
-    first = layout.icpe_at((8, 8), torch.device('cpu'))
-    again = layout.icpe_at((8, 8), torch.device('cpu'))
-    layout.icpe_at((4, 4), torch.device('cpu'))
+    first = layout.at(counted, (8, 8), torch.device('cpu'))
+    again = layout.at(counted, (8, 8), torch.device('cpu'))
+    layout.at(counted, (4, 4), torch.device('cpu'))
     assert first is again
     assert len(calls) == 1  # the full-resolution map is derived once for all sizes
 
 
-def test_a_given_position_map_stands_in_for_the_computed_one(monkeypatch):
+def test_a_given_input_stands_in_for_the_computed_one():
     labels = torch.randint(0, 3, (2, 16, 16))
     given = torch.rand(2, 2, 16, 16)
-    monkeypatch.setattr(layout_mod, 'icpe_map', lambda labels: pytest.fail('computed anyway'))
-    layout = SemanticLayout(labels, position_map=given)
+    spec = LayoutInput('offsets', '(N, 2, H, W) float32', 'give offsets=', channels=2,
+                       default=lambda layout, device: pytest.fail('computed anyway'))
+    layout = SemanticLayout(labels, offsets=given)
     cpu = torch.device('cpu')
-    assert torch.equal(layout.icpe_at((16, 16), cpu), given)
-    assert torch.equal(layout.icpe_at((8, 8), cpu), given[..., ::2, ::2])
-    with pytest.raises(LayoutError, match=r'position_map has shape \(2, 1, 16, 16\).*'
-                                          r'expected a float \(2, 2, 16, 16\) ICPE map'):
-        SemanticLayout(labels, position_map=given[:, :1])
+    assert torch.equal(layout.at(spec, (16, 16), cpu), given)
+    assert torch.equal(layout.at(spec, (8, 8), cpu), given[..., ::2, ::2])
+    with pytest.raises(LayoutError, match=r"'offsets' has shape \(2, 1, 16, 16\): expected 2 "
+                                          r'channels.*\(N, 2, H, W\) float32'):
+        SemanticLayout(labels, offsets=given[:, :1]).get(spec)
+    with pytest.raises(LayoutError, match=r"'offsets' has dtype torch.int64: expected float"):
+        SemanticLayout(labels, offsets=given.long()).get(spec)
+
+
+def test_a_missing_required_input_names_itself_and_the_fix():
+    spec = LayoutInput('noise', '(N, 4) float32', 'give noise=ARRAY', spatial=False)
+    with pytest.raises(LayoutError, match=r"Toy reads the layout input 'noise' \(\(N, 4\) "
+                                          r'float32\), which was not given: give noise=ARRAY'):
+        SemanticLayout(torch.zeros(1, 4, 4, dtype=torch.long)).get(spec, owner='Toy')
 
 
 @pytest.mark.parametrize('bad, message', [
@@ -157,7 +171,7 @@ def test_bad_label_maps_are_named(bad, message):
 def test_instance_map_of_another_size():
     with pytest.raises(LayoutError, match='instance_map has shape'):
         SemanticLayout(torch.zeros(1, 8, 8, dtype=torch.long),
-                       instance_map=torch.zeros(1, 4, 4, dtype=torch.long))
+                       instances=torch.zeros(1, 4, 4, dtype=torch.long))
 
 
 def test_nesting_restores_the_outer_layout():
@@ -189,7 +203,7 @@ def test_layouts_are_private_to_their_thread():
     assert clade_mm.current_layout() is None
 
 
-@pytest.mark.parametrize('norm', ['CLADE', 'CLADE-ICPE', 'SPADE'])
+@pytest.mark.parametrize('norm', FAMILIES)
 def test_a_layout_of_another_aspect_ratio_is_refused_with_both_shapes(norm):
     from mmcv.cnn import build_norm_layer
     layer = build_norm_layer(dict(type=norm, num_classes=3), 4)[1].eval()
@@ -199,8 +213,9 @@ def test_a_layout_of_another_aspect_ratio_is_refused_with_both_shapes(norm):
                                               r'8x8: their aspect ratios differ'):
             layer(features)
     labels = torch.randint(0, 3, (1, 32, 64))  # the same ratio as 8x16: resized, as before
-    with semantic_layout(labels):
+    with semantic_layout(labels, **declared_inputs(layer, labels)):
         out = layer(torch.randn(1, 4, 8, 16))
     assert out.shape == (1, 4, 8, 16)
-    with semantic_layout(torch.zeros(1, 255, 256, dtype=torch.long)):  # within a pixel
+    labels = torch.zeros(1, 255, 256, dtype=torch.long)
+    with semantic_layout(labels, **declared_inputs(layer, labels)):  # within a pixel
         layer(torch.randn(1, 4, 256, 256))

@@ -3,8 +3,12 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from clade_mm.layers import CLADE, CLADEICPE, SPADE, LayoutError, icpe_map, semantic_layout
-from clade_mm.layers.layout import instance_edges
+from tests.families import FAMILIES, declared_inputs
+from clade_mm.layers.clade import CLADE, CLADEICPE
+from clade_mm.layers.spade import SPADE
+from clade_mm.layers import LayoutError, semantic_layout
+from clade_mm.ops.positional_map import icpe_map
+from clade_mm.layers.label_map import instance_edges
 
 NUM_CLASSES = 5
 
@@ -99,7 +103,7 @@ def test_clade_with_instance_edges_concatenates_modulated_edges(data):
     instances = labels * 10 + (torch.arange(24) >= 12)  # split every region in two instances
     norm = randomise(CLADE(8, NUM_CLASSES, with_instance_edge=True))
     assert norm.out_channels == 9
-    with semantic_layout(labels, instance_map=instances):
+    with semantic_layout(labels, instances=instances):
         out = norm(x)
     with semantic_layout(labels):
         plain = CLADE(8, NUM_CLASSES)
@@ -115,14 +119,14 @@ def test_spade_with_instance_edges_takes_edge_channel(data):
     instances = labels * 10 + (torch.arange(24) >= 12)
     norm = randomise(SPADE(8, NUM_CLASSES, with_instance_edge=True, hidden_channels=4))
     assert norm.mlp_shared[0].in_channels == NUM_CLASSES + 1
-    with semantic_layout(labels, instance_map=instances):
+    with semantic_layout(labels, instances=instances):
         with_edges = norm(x)
     # The edge channel must matter: zeroing its weights changes the output.
     with torch.no_grad():
         norm.mlp_shared[0].weight[:, NUM_CLASSES].zero_()
-    with semantic_layout(labels, instance_map=instances):
+    with semantic_layout(labels, instances=instances):
         assert not torch.allclose(with_edges, norm(x))
-    with pytest.raises(LayoutError, match='instance_map'):
+    with pytest.raises(LayoutError, match='no instance map: give the instance map'):
         with semantic_layout(labels):
             norm(x)
 
@@ -141,7 +145,7 @@ def test_clade_with_shared_class_parameters_is_affine_batchnorm(data):
         torch.testing.assert_close(norm(x), bn(x), atol=1e-5, rtol=1e-5)
 
 
-@pytest.mark.parametrize('norm_type', ['SPADE', 'CLADE', 'CLADE-ICPE', 'BN'])
+@pytest.mark.parametrize('norm_type', FAMILIES + ['BN'])
 def test_uniform_label_maps_are_not_washed_away(norm_type):
     """The paper's case: conv(one-hot of a flat map) then a norm.
 
@@ -160,7 +164,8 @@ def test_uniform_label_maps_are_not_washed_away(norm_type):
     def run(cls):
         labels = torch.full((1, 8, 8), cls)
         one_hot = F.one_hot(labels, NUM_CLASSES).permute(0, 3, 1, 2).float()
-        with semantic_layout(labels):
+        inputs = {} if norm_type == 'BN' else declared_inputs(norm, labels)
+        with semantic_layout(labels, **inputs):
             return norm(conv(one_hot))
 
     a, b = run(1), run(3)

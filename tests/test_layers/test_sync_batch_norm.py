@@ -6,7 +6,9 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 import torch.nn as nn
 
-from clade_mm.layers import CLADE, AllReduceBatchNorm2d, SPADE, sync_conditional_norms
+from clade_mm.layers.clade import CLADE
+from clade_mm.layers import AllReduceBatchNorm2d, sync_conditional_norms
+from clade_mm.layers.spade import SPADE
 from tests.distributed import free_port
 
 

@@ -2,13 +2,13 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from clade_mm.models import (FeatureMatchingLoss, KLDivergenceLoss, MultiScaleDiscriminator,
-                             VGG19PerceptualLoss)
+from clade_mm.models import FeatureMatchingLoss, KLDivergenceLoss, VGG19PerceptualLoss
+from clade_mm.models.editors.spade import MultiScaleDiscriminator
 
 
 def test_discriminator_scales_and_parameter_count():
     d = MultiScaleDiscriminator(151)
-    assert 5.7e6 < sum(p.numel() for p in d.parameters()) < 5.9e6  # DESIGN.md: about 5.8 M
+    assert 5.7e6 < sum(p.numel() for p in d.parameters()) < 5.9e6  # the published D: about 5.8 M
     small = MultiScaleDiscriminator(4, base_channels=8, num_layers=3)
     outputs = small(torch.randn(2, 3, 32, 32), torch.randint(0, 4, (2, 32, 32)))
     assert len(outputs) == 2 and len(outputs[0]) == 4

@@ -1,8 +1,10 @@
 import pytest
 import torch
 
-from clade_mm.layers import LayoutError, icpe_map
-from clade_mm.models import SemanticGenerator
+from clade_mm.layers import LayoutError
+from clade_mm.ops.positional_map import icpe_map
+from clade_mm.models.editors.spade import SemanticGenerator
+from tests.families import FAMILIES, declared_inputs
 
 
 def make(norm, **kwargs):
@@ -16,15 +18,16 @@ def make(norm, **kwargs):
     return gen.eval()
 
 
-@pytest.mark.parametrize('norm', ['SPADE', 'CLADE', 'CLADE-ICPE', 'BN', 'IN'])
+@pytest.mark.parametrize('norm', FAMILIES + ['BN', 'IN'])
 def test_uniform_label_maps_wash_away_only_without_a_semantic_norm(norm):
     """Started from a code z, the generator sees the labels only through its norms: a plain
     BN/IN generator paints a flat sky and a flat grass map identically; SPADE/CLADE do not."""
     gen = make(norm, z_channels=16, out_size=(64, 64))  # eval: spectral norm stays put
     z = torch.randn(1, 16)
     with torch.no_grad():
-        sky = gen(torch.full((1, 64, 64), 0), z=z)
-        grass = gen(torch.full((1, 64, 64), 1), z=z)
+        sky_map, grass_map = torch.full((1, 64, 64), 0), torch.full((1, 64, 64), 1)
+        inputs = {**declared_inputs(gen, sky_map), 'z': z}
+        sky, grass = gen(sky_map, **inputs), gen(grass_map, **inputs)
     difference = (sky - grass).abs().mean().item()
     if norm in ('BN', 'IN'):
         assert difference == 0
@@ -32,12 +35,13 @@ def test_uniform_label_maps_wash_away_only_without_a_semantic_norm(norm):
         assert difference > 1e-3
 
 
-@pytest.mark.parametrize('norm', ['SPADE', 'CLADE', 'CLADE-ICPE'])
+@pytest.mark.parametrize('norm', FAMILIES)
 def test_flat_label_maps_give_class_dependent_images(norm):
     gen = make(norm)
     with torch.no_grad():
-        sky = gen(torch.full((1, 64, 64), 0))
-        grass = gen(torch.full((1, 64, 64), 1))
+        sky_map, grass_map = torch.full((1, 64, 64), 0), torch.full((1, 64, 64), 1)
+        inputs = declared_inputs(gen, sky_map)
+        sky, grass = gen(sky_map, **inputs), gen(grass_map, **inputs)
     # in the middle of the image, away from the first conv's zero padding
     assert (sky - grass)[..., 16:48, 16:48].abs().mean() > 1e-3
 
@@ -76,7 +80,7 @@ def test_instance_edges_change_the_image():
                 if hasattr(module, 'edge_affine'):
                     module.edge_affine.weight.fill_(edge_weight)
                     module.edge_affine.bias.zero_()
-            return (gen(labels, one) - gen(labels, two)).abs().max()
+            return (gen(labels, instances=one) - gen(labels, instances=two)).abs().max()
 
     assert difference(0.0) == 0
     assert difference(0.5) > 1e-4

@@ -1,8 +1,8 @@
-"""Converting generators of the published SPADE/CLADE code (clade_mm.models.official_checkpoint).
+"""Converting generators of the published SPADE/CLADE code (clade_mm.converters).
 
 The published format comes from two sources independent of the converter: the key lists of six
-published checkpoints (``official_state_dict_keys/``, a copy of
-``/work/shared/reference/official_state_dict_keys``: every key and shape), and the published
+published checkpoints (``official_state_dict_keys/``, listed from the published files: every
+key and shape), and the published
 layers' computations, written out below from the source tensors. A mapping that renames
 consistently but wrongly (gamma <-> beta, dy <-> dx) passes a round trip but not those.
 """
@@ -16,10 +16,12 @@ from mmengine.config import Config
 from mmengine.runner import Runner, load_checkpoint
 
 from clade_mm.layers import semantic_layout
-from clade_mm.models import (OfficialCheckpointError, SemanticGenerator, SpectralNormConv2d,
-                             StyleEncoder, convert_official_checkpoint,
-                             convert_official_state_dict)
-from clade_mm.models.official_checkpoint import build_generator
+from clade_mm.converters import (OfficialCheckpointError, convert_official_checkpoint,
+                                 convert_official_state_dict)
+from clade_mm.models.editors.spade import SemanticGenerator, StyleEncoder
+from clade_mm.models import SpectralNormConv2d
+from clade_mm.models import build_generator
+from tests.paths import config_path
 from mmagic.registry import MODELS
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -72,7 +74,7 @@ VAE = {'model.generator.z_channels': 256, 'model.generator.out_size': (256, 256)
 ])
 def test_every_published_key_lands_on_the_shipped_config(key_list, config, options):
     source = read_key_list(key_list)
-    cfg = Config.fromfile(osp.join(ROOT, 'configs', f'{config}.py'))
+    cfg = Config.fromfile(config_path(config))
     if options:
         cfg.merge_from_dict(options)
     generator = build_generator(cfg)  # meta: names and shapes only
@@ -100,7 +102,7 @@ def published_encoder_keys(ngf=64):
 
 
 def test_the_published_vae_with_its_encoder_lands_on_a_style_encoder_config():
-    cfg = Config.fromfile(osp.join(ROOT, 'configs', 'spade_ade20k.py'))
+    cfg = Config.fromfile(config_path('spade_ade20k'))
     cfg.merge_from_dict(dict(VAE, **{'model.generator.style_encoder': dict(type='StyleEncoder')}))
     generator, encoder = read_key_list('spade_ade20k_vae'), published_encoder_keys()
     result = convert_official_state_dict(generator, build_generator(cfg), encoder)
@@ -111,7 +113,7 @@ def test_the_published_vae_with_its_encoder_lands_on_a_style_encoder_config():
 
 
 def test_a_wrong_dataset_config_names_the_class_count_and_the_edges():
-    cfg = Config.fromfile(osp.join(ROOT, 'configs', 'clade_ade20k.py'))
+    cfg = Config.fromfile(config_path('clade_ade20k'))
     with pytest.raises(OfficialCheckpointError) as err:
         convert_official_state_dict(read_key_list('clade_coco_instance'), build_generator(cfg))
     message = str(err.value)
@@ -124,7 +126,7 @@ def test_a_wrong_dataset_config_names_the_class_count_and_the_edges():
 
 
 def test_spade_label_channels_offer_both_readings():
-    cfg = Config.fromfile(osp.join(ROOT, 'configs', 'spade_ade20k.py'))
+    cfg = Config.fromfile(config_path('spade_ade20k'))
     with pytest.raises(OfficialCheckpointError,
                        match=r'184 label channels.*num_classes=184 without instance edges, or '
                              r'model.generator.num_classes=183 with model.generator.'
@@ -133,7 +135,7 @@ def test_spade_label_channels_offer_both_readings():
 
 
 def test_a_vae_generator_needs_a_config_with_a_style_code():
-    cfg = Config.fromfile(osp.join(ROOT, 'configs', 'spade_ade20k.py'))
+    cfg = Config.fromfile(config_path('spade_ade20k'))
     with pytest.raises(OfficialCheckpointError,
                        match=r'(?s)fc.weight: source \[65536, 256\].*style code of 256'):
         convert_official_state_dict(read_key_list('spade_ade20k_vae'), build_generator(cfg))
@@ -240,7 +242,7 @@ def test_clade_with_edges_computes_the_published_formula():
         + class_maps(source[f'{p}.class_specified_affine.bias'], labels),
         F.conv2d(edges_of(instances), source[f'{p}.inst_conv.weight'],
                  source[f'{p}.inst_conv.bias'])], 1)
-    with torch.no_grad(), semantic_layout(labels, instances):
+    with torch.no_grad(), semantic_layout(labels, instances=instances):
         actual = ours.up_1.norm_0(x)
     assert_same(actual, expected)
 
@@ -398,7 +400,7 @@ def small_config(tmp_path, norm='CLADE', **generator):
     generator = dict(dict(base_channels=8, norm_cfg=dict(_delete_=True, type=norm)),
                      **generator)
     path = tmp_path / f'{norm.lower()}_small.py'
-    path.write_text(f"_base_ = {osp.join(ROOT, 'configs/clade_synthetic.py')!r}\n"
+    path.write_text(f"_base_ = {osp.join(ROOT, 'configs/clade/clade_synthetic.py')!r}\n"
                     f'model = dict(generator={generator!r}, '
                     'discriminator=dict(base_channels=8), ema_config=dict(momentum=0.001))\n')
     return str(path)

@@ -2,7 +2,8 @@
 import pytest
 import torch
 
-from clade_mm.layers import CLADE, CLADEICPE, semantic_layout
+from clade_mm.layers.clade import CLADE, CLADEICPE
+from clade_mm.layers import semantic_layout
 from clade_mm.ops import class_norm
 
 
@@ -156,7 +157,7 @@ def test_inference_path_equals_eager(layer_type, channels_last, with_instance_ed
     kernel = class_norm.class_affine_eval
     monkeypatch.setattr(class_norm, 'class_affine_eval',
                         lambda *args: calls.append(1) or kernel(*args))
-    with torch.no_grad(), semantic_layout(labels, instances):
+    with torch.no_grad(), semantic_layout(labels, instances=instances):
         out = fused(x)
         assert calls, 'inference took the eager path'
         saved, class_norm._ext = class_norm._ext, None
@@ -170,7 +171,7 @@ def test_inference_path_equals_eager(layer_type, channels_last, with_instance_ed
     # too): the same formula in float32, rounded once when stored.
     if with_instance_edge:
         fused.edge_affine.bfloat16()
-    with torch.no_grad(), semantic_layout(labels, instances):
+    with torch.no_grad(), semantic_layout(labels, instances=instances):
         out_bf16 = fused(x.bfloat16())
         expected_bf16 = eager(x.bfloat16().float())
     assert out_bf16.dtype == torch.bfloat16
