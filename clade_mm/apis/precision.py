@@ -119,10 +119,9 @@ class GeneratorInference:
             reason = 'the bfloat16 path is for CPUs'
         elif precision == 'auto' and not self.capability.native_bfloat16:
             reason = 'this CPU has no bfloat16 instructions (emulated, it is slower)'
-        elif precision == 'auto' and slow_norms_in(generator, torch.bfloat16):
-            slow = slow_norms_in(generator, torch.bfloat16)[0]
-            reason = (f'its {type(slow).__name__} layers ({slow.extra_repr()}) keep their fast '
-                      'path only in float32')
+        elif precision == 'auto' and (slow := slow_norms_in(generator, torch.bfloat16)):
+            reason = (f'its {type(slow[0]).__name__} layers ({slow[0].extra_repr()}) keep their '
+                      'fast path only in float32')
         else:
             self.bfloat16 = bfloat16_copy(self.float32)
             self._unchecked = precision == 'auto'
