@@ -34,6 +34,7 @@ from mmengine.config import Config
 from mmengine.registry import MODELS, DefaultScope
 
 from clade_mm.layers import norm_families
+from clade_mm.layers.layout import sample_inputs
 from clade_mm.ops.cpu import cpu_capability
 from published_clade import published_generators, published_inputs  # noqa: F401
 
@@ -90,9 +91,10 @@ def required_inputs(reader: nn.Module, labels: torch.Tensor,
     """A valid value of every layout input ``reader`` (a generator or a norm) declares without a
     default, for ``labels``; inputs with a default are left to ``reader``, which computes or
     draws them inside the measured call, as inference does."""
-    rng = torch.Generator().manual_seed(seed)
-    specs = reader.layout_inputs() if hasattr(reader, 'layout_inputs') else ()
-    return {spec.name: spec.sample_for(labels, rng) for spec in specs if spec.default is None}
+    if not hasattr(reader, 'layout_inputs'):  # the plain BatchNorm baseline
+        return {}
+    return sample_inputs(reader, labels, torch.Generator().manual_seed(seed),
+                         lambda spec: spec.default is None)
 
 
 # --- timing --------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ import torch
 from torch import Tensor
 
 from clade_mm.layers import norm_families
+from clade_mm.layers.layout import sample_inputs
 
 FAMILIES = sorted(norm_families())
 
@@ -13,6 +14,5 @@ FAMILIES = sorted(norm_families())
 def declared_inputs(module, labels: Tensor, seed: int = 0) -> Dict[str, Tensor]:
     """A value of every layout input ``module`` reads that it would not compute itself the
     same way each time (required inputs and random ones), sampled as each declaration says."""
-    rng = torch.Generator().manual_seed(seed)
-    return {spec.name: spec.sample_for(labels, rng) for spec in module.layout_inputs()
-            if spec.default is None or spec.random}
+    return sample_inputs(module, labels, torch.Generator().manual_seed(seed),
+                         lambda spec: spec.default is None or spec.random)

@@ -14,6 +14,7 @@ from mmengine.registry import init_default_scope
 
 from clade_mm.analysis.complexity import format_report, measure_complexity, plot_overheads
 from clade_mm.apis.config import add_cfg_options, load_config
+from clade_mm.layers.layout import sample_inputs
 
 
 def main():
@@ -33,8 +34,7 @@ def main():
     generator = MODELS.build(gen_cfg)
     height, width = cfg.image_size
     labels = torch.randint(0, gen_cfg.num_classes, (1, height, width))
-    rng = torch.Generator().manual_seed(0)
-    inputs = {spec.name: spec.sample_for(labels, rng) for spec in generator.layout_inputs()}
+    inputs = sample_inputs(generator, labels, torch.Generator().manual_seed(0))
     name = osp.splitext(osp.basename(args.config))[0]
     complexity = measure_complexity(generator, labels, **inputs)
     title = (f'{name}: {generator.num_classes} classes, {width}x{height}, '

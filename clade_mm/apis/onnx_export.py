@@ -31,7 +31,7 @@ import torch
 import torch.nn as nn
 from torch import Tensor
 
-from ..layers.layout import LayoutInput, random_ids
+from ..layers.layout import LayoutInput, random_ids, sample_inputs
 
 OUTPUT_NAME = 'image'
 BATCH_AXIS = 'batch'
@@ -94,9 +94,8 @@ def random_inputs(generator: nn.Module, size: Tuple[int, int], batch_size: int,
     layout input as its declaration samples it."""
     device = next(generator.parameters()).device
     labels = random_label_maps(batch_size, size, generator.num_classes, rng)
-    inputs = dict(labels=labels)
-    for spec in graph_inputs(generator):
-        inputs[spec.name] = spec.sample_for(labels, rng)
+    inputs = dict(labels=labels,
+                  **sample_inputs(generator, labels, rng, lambda spec: spec.graph_input))
     return {name: tensor.to(device) for name, tensor in inputs.items()}
 
 

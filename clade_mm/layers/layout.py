@@ -102,6 +102,15 @@ def inputs_read_by(reader, named: Dict[str, Tensor]) -> Dict[str, Tensor]:
     return {name: value for name, value in named.items() if name in reads}
 
 
+def sample_inputs(reader, labels: Tensor, rng: torch.Generator,
+                  include: Callable[[LayoutInput], bool] = lambda spec: True
+                  ) -> Dict[str, Tensor]:
+    """A valid value of every layout input ``reader`` declares that ``include`` keeps, for the
+    ``(N, H, W)`` ``labels``, drawn from ``rng`` as each declaration samples it."""
+    return {spec.name: spec.sample_for(labels, rng) for spec in reader.layout_inputs()
+            if include(spec)}
+
+
 def missing_inputs(reader, named: Dict[str, Tensor]) -> Tuple[LayoutInput, ...]:
     """The inputs ``reader`` requires (no default) that ``named`` lacks."""
     reader = getattr(reader, 'module', reader)
