@@ -4,7 +4,8 @@
                           [--device cpu] [--precision auto|float32|bfloat16]
                           [--cfg-options KEY=VALUE ...]
 
-Serves the page on http://127.0.0.1:N/ (8765; 0 picks a free port). Without CONFIG and
+Serves the page on http://127.0.0.1:N/ (8765; 0 picks a free port) until Ctrl-C or SIGTERM,
+which both remove its temporary folder of uploads (docs/painter.md). Without CONFIG and
 CHECKPOINT it serves the CLADE model that `make demo` trains (work_dirs/demo/clade/).
 --compare shows a second model of the same classes beside the first (CLADE vs SPADE).
 --cfg-options applies to both configs.

@@ -1,21 +1,25 @@
 """The painter's server without a browser: its API against SemanticSynthesizer, its refusals
-of bad input (4xx JSON naming the problem), superseding and concurrency, and the tool."""
+of bad input (4xx JSON naming the problem), what it keeps of uploads, superseding and
+concurrency, and the tool."""
 import io
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.request
+from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from clade_mm.apps.paint import PaintModel, Superseded, create_app, demo_checkpoint, load_models
-from clade_mm.apps.paint.server import running_server
+from clade_mm.apps.paint.server import MAX_STYLES, RequestError, running_server
 from clade_mm.datasets import DatasetError
 from tests.test_apis.test_synthesize import ROOT, make_model
 from tests.test_apps.paint_helpers import decode_image, paint_model, post, unwire, wire
@@ -124,8 +128,12 @@ def test_seed_and_style_image_reach_the_style_encoder(tmp_path):
      '"seed" is -1'),
     (dict(client='a', seq=1, style='x', labels=wire(np.zeros((2, 2), np.uint8))), 400,
      'has no style encoder'),
+    (dict(client='a', seq=1, labels=dict(width=1, height=1, dtype=['uint8'], data='AA==')),
+     400, '"dtype" is a list: one of'),
     (dict(client='a', seq=1, labels=wire(np.full((2, 2), 9, np.uint8))), 422,
      'label id 9 in the painted label map, but num_classes=6'),
+    (b'[' * 100000 + b']' * 100000, 400, 'nested too deeply'),
+    (b'{"a":' * 100000 + b'0' + b'}' * 100000, 400, 'nested too deeply'),
 ])
 def test_malformed_and_out_of_range_requests_get_4xx_json(client, body, status, message):
     if isinstance(body, bytes):
@@ -135,6 +143,14 @@ def test_malformed_and_out_of_range_requests_get_4xx_json(client, body, status, 
     answer = response.get_json()
     assert response.status_code == answer['status'] == status
     assert message in answer['error']
+
+
+@pytest.mark.parametrize('value', ['²', '9' * 5000])  # int() refuses both
+def test_form_errors_name_the_field(client, value):
+    response = client.post('/api/read-labels', data=dict(model=value, file=(io.BytesIO(b'x'),
+                                                                            'map.png')))
+    assert response.status_code == 400
+    assert response.get_json()['error'].startswith(f'"model" is "{value[:39]}')
 
 
 def test_requests_that_are_not_json_or_cross_origin_are_refused(client):
@@ -181,6 +197,57 @@ def test_label_files_beyond_the_pixel_limit_are_413(client):
     response = upload(client, '/api/read-labels', png(np.zeros((4097, 4096), np.uint8)))
     assert response.status_code == 413
     assert 'map.png is 4096x4097 pixels; the painter reads at most' in response.get_json()['error']
+
+
+def files_in(folder):
+    return [path for path in Path(folder).rglob('*') if path.is_file()]
+
+
+def test_uploads_are_deleted_once_handled_refused_or_not(model):
+    app = create_app([model])  # 48 MB requests
+    client, uploads = app.test_client(), app.extensions['clade_paint'].upload_folder
+    not_an_image = b'\0' * (10 * 2**20)
+    too_many_pixels = png(np.zeros((4097, 4096), bool))  # 1 bit a pixel: a 2 kB PNG
+    corrupt = png(np.full((64, 64, 3), 200, np.uint8))[:-40]
+    refused = [('/api/read-labels', not_an_image, 422), ('/api/style', not_an_image, 422),
+               ('/api/read-labels', too_many_pixels, 413), ('/api/style', too_many_pixels, 413),
+               ('/api/style', corrupt, 422)] * 2
+    for path, data, status in refused:
+        assert upload(client, path, data).status_code == status
+    assert upload(client, '/api/read-labels', png(scene())).status_code == 200
+    assert os.listdir(uploads) == []
+
+
+def test_the_newest_style_images_are_kept_and_no_more(model):
+    app = create_app([model])
+    client, state = app.test_client(), app.extensions['clade_paint']
+    tokens = [upload(client, '/api/style', png(np.full((8, 8, 3), i, np.uint8))).get_json()['style']
+              for i in range(MAX_STYLES + 3)]
+    assert upload(client, '/api/style', b'not an image').status_code == 422
+    # A folder holding one file per kept style image, and nothing else.
+    assert sorted(os.listdir(state.upload_folder)) == sorted(tokens[-MAX_STYLES:])
+    assert len(files_in(state.upload_folder)) == MAX_STYLES
+    assert all(os.path.isfile(state.style(token)) for token in tokens[-MAX_STYLES:])
+    with pytest.raises(RequestError, match=f'keeps the {MAX_STYLES} newest'):
+        state.style(tokens[0])
+
+
+def multipart(name, data):
+    """A multipart form body with ``data`` as its field ``file`` and its Content-Type."""
+    boundary = 'paint-test-boundary'
+    head = (f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{name}"'
+            '\r\nContent-Type: application/octet-stream\r\n\r\n')
+    return (head.encode() + data + f'\r\n--{boundary}--\r\n'.encode(),
+            {'Content-Type': f'multipart/form-data; boundary={boundary}'})
+
+
+def test_stopping_the_server_removes_its_uploads_folder(model, tmp_path, monkeypatch):
+    monkeypatch.setattr(tempfile, 'tempdir', str(tmp_path))
+    with running_server([model]) as url:
+        uploads, = tmp_path.glob('clade-paint-*')
+        status, _, _ = post(url, '/api/style', *multipart('red.png', png(scene())))
+        assert status == 200 and len(files_in(uploads)) == 1  # kept for its token
+    assert not uploads.exists()
 
 
 def test_a_loaded_label_map_is_resized_to_the_canvas(client):
@@ -305,10 +372,12 @@ def test_demo_checkpoint_is_the_newest_the_training_wrote(tmp_path):
     assert demo_checkpoint(str(tmp_path)) == str(tmp_path / 'iter_600.pth')
 
 
-def test_the_tool_serves_the_page_on_127_0_0_1(tmp_path):
+def test_the_tool_serves_the_page_on_127_0_0_1_until_sigterm(tmp_path):
     config, checkpoint = make_model(tmp_path)
+    (tmp_path / 'tmp').mkdir()  # the tool's temporary folder, to find its uploads folder in
     tool = subprocess.Popen([sys.executable, 'tools/paint.py', config, checkpoint, '--port', '0'],
-                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=dict(os.environ, TMPDIR=str(tmp_path / 'tmp')))
     try:
         lines = []
         for line in tool.stdout:  # the URL comes once the model is loaded
@@ -320,9 +389,16 @@ def test_the_tool_serves_the_page_on_127_0_0_1(tmp_path):
         assert 'CLADE (plain.py, model.pth; 64x64, 6 classes)' in ''.join(lines)
         with urllib.request.urlopen(url.group(0), timeout=30) as page:
             assert b'Paint a scene' in page.read()
+        status, _, _ = post(url.group(0), '/api/style', *multipart('red.png', png(scene())))
+        uploads, = (tmp_path / 'tmp').glob('clade-paint-*')
+        assert status == 200 and files_in(uploads)
+        tool.send_signal(signal.SIGTERM)  # as `kill` or a service manager stops it
+        assert tool.wait(30) == 0, tool.stderr.read()
+        assert not uploads.exists()
     finally:
-        tool.terminate()
-        tool.wait(30)
+        if tool.poll() is None:
+            tool.kill()
+            tool.wait(30)
 
 
 def test_the_tool_names_a_missing_checkpoint(tmp_path):

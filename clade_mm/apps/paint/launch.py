@@ -2,11 +2,14 @@
 import glob
 import os.path as osp
 import re
-from typing import List, Optional, Sequence, Tuple
+import signal
+import threading
+from contextlib import contextmanager
+from typing import Iterator, List, Optional, Sequence, Tuple
 
 from ...apis import SemanticSynthesizer, load_config
 from .model import PaintModel
-from .server import make_paint_server
+from .server import close_paint_server, make_paint_server
 
 
 def demo_checkpoint(work_dir: str) -> Optional[str]:
@@ -49,15 +52,32 @@ def describe(model: PaintModel) -> str:
             f'{model.size[1]}x{model.size[0]}, {model.num_classes} classes)')
 
 
-def serve(models: Sequence[PaintModel], port: int = 8765) -> None:
-    """Serve the painter on 127.0.0.1 until Ctrl-C; prints the URL."""
-    server = make_paint_server(models, port)
-    print('clade-mm painter: ' + ' vs '.join(describe(m) for m in models))
-    print(f'open http://127.0.0.1:{server.server_port}/ in a browser (Ctrl-C stops)',
-          flush=True)
+@contextmanager
+def sigterm_as_ctrl_c() -> Iterator[None]:
+    """SIGTERM (``kill``, a service manager) raises KeyboardInterrupt as Ctrl-C does, so that
+    both stop the server the same way; its default would end the process at once, leaving the
+    uploads folder behind. Only the main thread can set a handler: elsewhere nothing changes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
+        yield
     finally:
-        server.server_close()
+        signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
+
+
+def serve(models: Sequence[PaintModel], port: int = 8765) -> None:
+    """Serve the painter on 127.0.0.1 until Ctrl-C or SIGTERM; prints the URL. Either way the
+    uploads folder is removed."""
+    with sigterm_as_ctrl_c():
+        server = make_paint_server(models, port)
+        try:
+            print('clade-mm painter: ' + ' vs '.join(describe(m) for m in models))
+            print(f'open http://127.0.0.1:{server.server_port}/ in a browser (Ctrl-C stops)',
+                  flush=True)
+            server.serve_forever()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            close_paint_server(server)

@@ -30,15 +30,27 @@ class RequestError(Exception):
 
 
 def parse_json(data: bytes) -> dict:
-    """A JSON object from a request body."""
+    """A JSON object from a request body; malformed JSON, whatever is wrong with it, is a
+    :class:`RequestError` (400)."""
     try:
         body = json.loads(data)
-    except (ValueError, UnicodeDecodeError) as err:
+    except RecursionError:  # json reads a level per call: 100,000 '[' exhaust the stack
+        raise RequestError('the request body is JSON nested too deeply to read (a painter '
+                           'request nests 2 levels): send a JSON object') from None
+    except ValueError as err:  # UnicodeDecodeError too
         raise RequestError(f'the request body is not valid JSON ({err}): send a JSON object')
     if not isinstance(body, dict):
         raise RequestError(f'the request body is JSON {type(body).__name__}, but a JSON '
                            'object {...} was expected')
     return body
+
+
+def shown(value: Any) -> str:
+    """A JSON value as an error message quotes it: a scalar as written (its first 40
+    characters), a list or an object by its kind (either may be large, or too deep to write)."""
+    if isinstance(value, (list, dict)):
+        return 'a list' if isinstance(value, list) else 'an object'
+    return json.dumps(value, ensure_ascii=False)[:40]
 
 
 def integer(body: dict, key: str, low: int = 0, high: int = MAX_INT,
@@ -51,8 +63,8 @@ def integer(body: dict, key: str, low: int = 0, high: int = MAX_INT,
             raise RequestError(f'"{key}" is missing: give an integer {low}..{high}')
         return default
     if isinstance(value, bool) or not isinstance(value, int):
-        raise RequestError(f'"{key}" is {json.dumps(value)[:40]}, but an integer {low}..{high} '
-                           'was expected')
+        raise RequestError(f'"{key}" is {shown(value)}, but an integer {low}..{high} was '
+                           'expected')
     if not low <= value <= high:
         raise RequestError(f'"{key}" is {value}, outside {low}..{high}')
     return value
@@ -64,8 +76,8 @@ def text(body: dict, key: str, max_length: int = 64, default: Any = ...) -> Opti
     if value is None and default is not ...:
         return default
     if not isinstance(value, str) or not 0 < len(value) <= max_length:
-        raise RequestError(f'"{key}" is {json.dumps(value)[:40]}, but a string of 1 to '
-                           f'{max_length} characters was expected')
+        raise RequestError(f'"{key}" is {shown(value)}, but a string of 1 to {max_length} '
+                           'characters was expected')
     return value
 
 
@@ -76,8 +88,8 @@ def decode_labels(value: Any) -> np.ndarray:
     width = integer(value, 'width', 1, MAX_SIDE)
     height = integer(value, 'height', 1, MAX_SIDE)
     dtype = value.get('dtype')
-    if dtype not in DTYPES:
-        raise RequestError(f'"dtype" is {json.dumps(dtype)[:40]}: one of {sorted(DTYPES)}')
+    if not isinstance(dtype, str) or dtype not in DTYPES:  # a list is not hashable
+        raise RequestError(f'"dtype" is {shown(dtype)}: one of {sorted(DTYPES)}')
     data = value.get('data')
     if not isinstance(data, str):
         raise RequestError('"data" must be a base64 string of the ids, row by row')

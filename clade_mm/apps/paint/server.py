@@ -12,9 +12,12 @@ for a bug, which is also logged with its traceback):
   ``tools/synthesize.py`` reads it, resized to the canvas -> ``{"labels", ...}``.
 - ``POST /api/save-labels``: ``{"labels"}`` -> the id PNG.
 - ``POST /api/style``: a style image (multipart ``file``) -> ``{"style": token}``.
+
+Uploads go to a temporary folder (``clade-paint-*``), bounded: see :class:`PaintApp`.
 """
 import os
 import os.path as osp
+import shutil
 import tempfile
 import threading
 import time
@@ -44,7 +47,14 @@ MAX_STYLES = 16
 
 
 class PaintApp:
-    """The state behind the routes: the models and the uploaded style images."""
+    """The state behind the routes: the models and the uploads.
+
+    Each upload is written to a folder of its own in one temporary folder, ``clade-paint-*``,
+    and deleted, folder and all, once handled, refused or not; only the :data:`MAX_STYLES`
+    newest style images stay, for their tokens. So the temporary folder holds at most
+    ``MAX_STYLES`` style images plus the uploads in flight (one per request). :meth:`close`
+    removes it.
+    """
 
     def __init__(self, models: Sequence[PaintModel]):
         if not models:
@@ -54,46 +64,63 @@ class PaintApp:
         self._styles: 'OrderedDict[str, str]' = OrderedDict()
         self._styles_lock = threading.Lock()
 
+    @property
+    def upload_folder(self) -> str:
+        """The temporary folder of the uploads."""
+        return self._uploads.name
+
+    def close(self) -> None:
+        """Removes the uploads folder and all in it (once the server has stopped serving)."""
+        with self._styles_lock:
+            self._styles.clear()
+        self._uploads.cleanup()
+
     def model(self, body: dict) -> PaintModel:
         index = integer(body, 'model', 0, len(self.models) - 1, default=0)
         return self.models[index]
 
     def form_model(self) -> PaintModel:
-        """The model a multipart form names (its fields are strings)."""
-        value = request.form.get('model', '0')
-        return self.model(dict(model=int(value) if value.isdigit() else value))
+        """The model a multipart form names: its fields are strings, read as ``integer``
+        reads JSON, so that an error names the field."""
+        value = request.form.get('model')
+        if value is not None and value.isdecimal():  # not '²', which isdigit() passes
+            try:
+                value = int(value)
+            except ValueError:  # more digits than int() reads: refused as the string
+                pass
+        return self.model(dict(model=value))
 
-    def save_upload(self, what: str) -> str:
+    @contextmanager
+    def upload(self, what: str, keep: bool = False) -> Iterator[str]:
         """The request's multipart ``file``, written to a folder of its own (the file name
-        stays: the checks name the file as the command line would)."""
+        stays: the checks name the file as the command line would). The folder is removed
+        when the block ends; with ``keep``, only when it raises (a style image: ``add_style``
+        keeps it)."""
         upload = request.files.get('file')
         if upload is None or not upload.filename:
             raise RequestError(f'send the {what} as the multipart form field "file"')
-        folder = tempfile.mkdtemp(dir=self._uploads.name)
-        path = osp.join(folder, 'uploaded', secure_filename(upload.filename) or 'file')
-        os.makedirs(osp.dirname(path))
-        upload.save(path)
+        folder = tempfile.mkdtemp(dir=self.upload_folder)
+        kept = False
         try:
-            with Image.open(path) as image:
-                width, height = image.size
-        except Image.DecompressionBombError as err:
-            raise RequestError(f'{upload.filename} is too large to decode ({err})', 413)
-        except Exception:  # not an image: the reader below says what it is
-            return path
-        if width * height > MAX_UPLOAD_PIXELS:
-            raise RequestError(f'{upload.filename} is {width}x{height} pixels; the painter '
-                               f'reads at most {MAX_UPLOAD_PIXELS} pixels ({MAX_SIDE}x'
-                               f'{MAX_SIDE})', 413)
-        return path
+            path = osp.join(folder, 'uploaded', secure_filename(upload.filename) or 'file')
+            os.makedirs(osp.dirname(path))
+            upload.save(path)
+            check_pixels(path, upload.filename)
+            yield path
+            kept = keep
+        finally:
+            if not kept:
+                shutil.rmtree(folder, ignore_errors=True)
 
     def add_style(self, path: str) -> str:
-        token = osp.basename(osp.dirname(osp.dirname(path)))  # the upload's own folder
+        """Keeps an uploaded style image; its token is its upload's folder name. The oldest
+        beyond :data:`MAX_STYLES` goes, folder and all."""
+        token = osp.basename(osp.dirname(osp.dirname(path)))
         with self._styles_lock:
             self._styles[token] = path
             while len(self._styles) > MAX_STYLES:
-                _, old = self._styles.popitem(last=False)
-                if osp.isfile(old):
-                    os.remove(old)
+                old, _ = self._styles.popitem(last=False)
+                shutil.rmtree(osp.join(self.upload_folder, old), ignore_errors=True)
         return token
 
     def style(self, token: str) -> str:
@@ -103,6 +130,21 @@ class PaintApp:
             raise RequestError(f'no style image "{token[:40]}" on the server (it keeps the '
                                f'{MAX_STYLES} newest): upload it again', 404)
         return path
+
+
+def check_pixels(path: str, name: str) -> None:
+    """Refuses (413) an image of more than :data:`MAX_UPLOAD_PIXELS` before anything decodes
+    it; a file that is not an image passes (its reader says what it is)."""
+    try:
+        with Image.open(path) as image:
+            width, height = image.size
+    except Image.DecompressionBombError as err:
+        raise RequestError(f'{name} is too large to decode ({err})', 413)
+    except Exception:
+        return
+    if width * height > MAX_UPLOAD_PIXELS:
+        raise RequestError(f'{name} is {width}x{height} pixels; the painter reads at most '
+                           f'{MAX_UPLOAD_PIXELS} pixels ({MAX_SIDE}x{MAX_SIDE})', 413)
 
 
 def create_app(models: Sequence[PaintModel],
@@ -154,11 +196,8 @@ def create_app(models: Sequence[PaintModel],
     @app.post('/api/read-labels')
     def read_labels():
         model = state.form_model()
-        path = state.save_upload('label map')
-        try:
+        with state.upload('label map') as path:
             ids = model.synth.read_labels(path)  # the command line's reading and checks
-        finally:
-            os.remove(path)
         canvas = resize_map(ids, model.size)
         return jsonify(labels=encode_labels(canvas), name=request.files['file'].filename,
                        source_width=int(ids.shape[1]), source_height=int(ids.shape[0]),
@@ -175,10 +214,10 @@ def create_app(models: Sequence[PaintModel],
 
     @app.post('/api/style')
     def upload_style():
-        path = state.save_upload('style image')
-        image = read_image(path)  # as tools/synthesize.py --style reads it
-        return jsonify(style=state.add_style(path), width=int(image.shape[1]),
-                       height=int(image.shape[0]))
+        with state.upload('style image', keep=True) as path:
+            image = read_image(path)  # as tools/synthesize.py --style reads it
+            token = state.add_style(path)
+        return jsonify(style=token, width=int(image.shape[1]), height=int(image.shape[0]))
 
     @app.errorhandler(RequestError)
     def request_error(err):
@@ -235,9 +274,16 @@ class QuietRequestHandler(WSGIRequestHandler):
 
 def make_paint_server(models: Sequence[PaintModel], port: int = 8765, **kwargs):
     """A threaded server for the painter on ``127.0.0.1:port`` (0: a free port); its
-    ``server_port`` is the port. Raises OSError when the port is taken."""
+    ``server_port`` is the port. Raises OSError when the port is taken. Once it stops
+    serving, :func:`close_paint_server` closes it."""
     return make_server('127.0.0.1', port, create_app(models, **kwargs), threaded=True,
                        request_handler=QuietRequestHandler)
+
+
+def close_paint_server(server) -> None:
+    """Closes a painter server that stopped serving: its socket, and its uploads folder."""
+    server.server_close()
+    server.app.extensions['clade_paint'].close()
 
 
 @contextmanager
@@ -251,5 +297,5 @@ def running_server(models: Sequence[PaintModel], port: int = 0, **kwargs) -> Ite
         yield f'http://127.0.0.1:{server.server_port}/'
     finally:
         server.shutdown()
-        server.server_close()
+        close_paint_server(server)
         thread.join()
