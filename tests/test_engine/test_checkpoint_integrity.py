@@ -1,6 +1,7 @@
 """Checkpoints that survive a killed run (clade_mm.engine.checkpoint_integrity): verified when
 read, written atomically, interrupted writes cleaned up (and nothing else), and a resume that
-takes the newest intact checkpoint."""
+takes the newest intact checkpoint, or stops (or, if asked, restarts with the damaged files moved
+aside) when every checkpoint is damaged."""
 import io
 import os
 import signal
@@ -13,9 +14,10 @@ import pytest
 import torch
 
 import clade_mm  # noqa: F401  (installs the features into mmengine)
+from clade_mm.engine import checkpoint_integrity
 from clade_mm.engine.checkpoint_integrity import (PARTIAL_SUFFIX, CheckpointFileError,
-                                                  atomic_write, load_from_local,
-                                                  remove_interrupted_writes)
+                                                  DamagedCheckpointsError, atomic_write,
+                                                  load_from_local, remove_interrupted_writes)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -192,16 +194,22 @@ def test_resume_takes_a_complete_checkpoint_that_last_checkpoint_does_not_name_y
     assert 'resuming from' not in ''.join(capsys.readouterr())
 
 
-def test_a_killed_training_resumes_from_its_last_complete_checkpoint(tmp_path):
+def train_command(tmp_path, work, max_iters, checkpoint_interval, num_train=16):
+    """tools/train.py on the synthetic CLADE config, with a dataset written into tmp_path."""
     from clade_mm.datasets import write_synthetic_dataset
-    write_synthetic_dataset(str(tmp_path / 'data'), num_train=16, num_val=0, size=64)
+    write_synthetic_dataset(str(tmp_path / 'data'), num_train=num_train, num_val=0, size=64)
+    return [sys.executable, 'tools/train.py', 'configs/clade/clade_synthetic.py',
+            '--work-dir', str(work), '--cfg-options',
+            f'train_dataloader.dataset.data_root={tmp_path}/data',
+            'train_dataloader.num_workers=0', 'train_dataloader.persistent_workers=False',
+            f'train_cfg.max_iters={max_iters}',
+            f'default_hooks.checkpoint.interval={checkpoint_interval}',
+            'default_hooks.checkpoint.max_keep_ckpts=20', 'custom_hooks=[]']
+
+
+def test_a_killed_training_resumes_from_its_last_complete_checkpoint(tmp_path):
     work = tmp_path / 'work'
-    command = [sys.executable, 'tools/train.py', 'configs/clade/clade_synthetic.py',
-               '--work-dir', str(work), '--cfg-options',
-               f'train_dataloader.dataset.data_root={tmp_path}/data',
-               'train_dataloader.num_workers=0', 'train_dataloader.persistent_workers=False',
-               'train_cfg.max_iters=40', 'default_hooks.checkpoint.interval=4',
-               'default_hooks.checkpoint.max_keep_ckpts=20', 'custom_hooks=[]']
+    command = train_command(tmp_path, work, max_iters=40, checkpoint_interval=4)
     with open(tmp_path / 'stderr.txt', 'w') as stderr:
         process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=stderr)
     deadline = time.time() + 300
@@ -220,3 +228,95 @@ def test_a_killed_training_resumes_from_its_last_complete_checkpoint(tmp_path):
     assert f'resumed epoch: 0, iter: {saved[-1]}' in log
     assert (work / 'iter_40.pth').exists()
     assert not [p for p in os.listdir(work) if p.endswith(PARTIAL_SUFFIX)]
+
+
+def only_damaged_checkpoints(work):
+    """A work directory whose checkpoints are all damaged: iter_2.pth cut short, iter_4.pth
+    empty and named by last_checkpoint (a disk that filled up). Returns their bytes."""
+    work.mkdir(parents=True, exist_ok=True)
+    data = saved_checkpoint(work / 'iter_2.pth').read_bytes()
+    (work / 'iter_2.pth').write_bytes(data[:len(data) // 3])
+    (work / 'iter_4.pth').write_bytes(b'')
+    (work / 'last_checkpoint').write_text(str(work / 'iter_4.pth'))
+    os.utime(work / 'iter_2.pth', (1e9, 1e9))  # older than iter_4.pth, whatever the clock
+    return {name: (work / name).read_bytes()
+            for name in ('iter_2.pth', 'iter_4.pth', 'last_checkpoint')}
+
+
+REJECTED = {'iter_4.pth': 'empty (0 bytes)',
+            'iter_2.pth': 'truncated (a zip archive without its end)'}
+
+
+def test_resume_stops_when_every_checkpoint_is_damaged_and_says_why_for_each(tmp_path):
+    import mmengine.runner.runner as runner_module
+    files = only_damaged_checkpoints(tmp_path)
+    with pytest.raises(DamagedCheckpointsError) as stop:
+        runner_module.find_latest_checkpoint(str(tmp_path))  # what Runner(resume=True) asks
+    assert stop.value.rejected == [(str(tmp_path / name), why) for name, why in REJECTED.items()]
+    for name, why in REJECTED.items():
+        assert f'{tmp_path / name}: {why}' in str(stop.value)
+    assert '--resume-or-restart' in str(stop.value)
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == files  # nothing else
+
+
+def test_a_last_checkpoint_naming_a_missing_file_is_a_checkpoint_to_stop_for(tmp_path):
+    import mmengine.runner.runner as runner_module
+    (tmp_path / 'last_checkpoint').write_text(str(tmp_path / 'iter_6.pth'))  # deleted since
+    with pytest.raises(DamagedCheckpointsError, match='iter_6.pth: missing'):
+        runner_module.find_latest_checkpoint(str(tmp_path))
+
+
+def test_resume_without_any_checkpoint_starts_at_iteration_1_and_says_so(tmp_path, capsys):
+    import mmengine.runner.runner as runner_module
+    from mmengine.logging import MMLogger
+    MMLogger.get_instance('checkpoint_integrity_no_checkpoint_test')
+    (tmp_path / 'notes.txt').write_text('not a checkpoint')
+    assert runner_module.find_latest_checkpoint(str(tmp_path)) is None
+    assert f'no checkpoint in {tmp_path}' in ''.join(capsys.readouterr())
+
+
+def test_resume_or_restart_moves_damaged_checkpoints_aside_without_overwriting(
+        tmp_path, monkeypatch, capsys):
+    import mmengine.runner.runner as runner_module
+    from mmengine.logging import MMLogger
+    MMLogger.get_instance('checkpoint_integrity_restart_test')
+    monkeypatch.setattr(checkpoint_integrity, 'resume_or_restart', True)
+    aside = tmp_path / 'damaged_checkpoints'
+    aside.mkdir()
+    (aside / 'iter_2.pth').write_bytes(b'moved aside by an earlier restart')
+    files = only_damaged_checkpoints(tmp_path)
+    assert runner_module.find_latest_checkpoint(str(tmp_path)) is None  # start at iteration 1
+    assert sorted(os.listdir(tmp_path)) == ['damaged_checkpoints']
+    assert {p.name: p.read_bytes() for p in aside.iterdir()} == {
+        'iter_2.pth': b'moved aside by an earlier restart', 'iter_2.pth.1': files['iter_2.pth'],
+        'iter_4.pth': files['iter_4.pth'], 'last_checkpoint': files['last_checkpoint']}
+    said = ''.join(capsys.readouterr())
+    assert f'{tmp_path / "iter_2.pth"} -> {aside / "iter_2.pth.1"}: truncated' in said
+    # With an intact checkpoint it resumes, and moves nothing.
+    saved_checkpoint(tmp_path / 'iter_6.pth')
+    (tmp_path / 'iter_8.pth').write_bytes(b'')
+    assert runner_module.find_latest_checkpoint(str(tmp_path)) == str(tmp_path / 'iter_6.pth')
+    assert (tmp_path / 'iter_8.pth').exists()
+
+
+def test_train_stops_on_damaged_checkpoints_and_restarts_only_when_told(tmp_path):
+    work = tmp_path / 'work'
+    files = only_damaged_checkpoints(work)
+    command = train_command(tmp_path, work, max_iters=2, checkpoint_interval=2, num_train=2)
+    stopped = subprocess.run(command + ['--resume'], cwd=ROOT, capture_output=True, text=True)
+    assert stopped.returncode == 1
+    assert 'Traceback' not in stopped.stderr
+    error = stopped.stderr[stopped.stderr.index('error: '):]
+    assert error.startswith(f'error: resume found no intact checkpoint in {work}; it rejected:')
+    for name, why in REJECTED.items():
+        assert f'{work / name}: {why}' in error
+    assert 'Iter(train)' not in stopped.stdout
+    assert {name: (work / name).read_bytes() for name in files} == files
+
+    restarted = subprocess.run(command + ['--resume-or-restart'], cwd=ROOT, capture_output=True,
+                               text=True)
+    assert restarted.returncode == 0, restarted.stderr[-2000:]
+    assert 'Iter(train) [1/2]' in restarted.stdout
+    aside = work / 'damaged_checkpoints'
+    assert {p.name: p.read_bytes() for p in aside.iterdir()} == files
+    assert torch.load(work / 'iter_2.pth', weights_only=False)['meta']['iter'] == 2
