@@ -1,7 +1,7 @@
 """Scan a whole dataset with the checks the pipeline runs lazily, and report."""
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 from mmengine.utils import ProgressBar
@@ -20,6 +20,9 @@ class DatasetReport:
     problems: Dict[str, List[str]] = field(default_factory=lambda: defaultdict(list))
     pixels: Optional[np.ndarray] = None  # per-class pixel counts of the readable samples
     instance_maps: Counter = field(default_factory=Counter)  # how they are stored: count
+    palette_indexed: int = 0  # label maps stored as palette PNGs, read by their indices
+    palette_colours: set = field(default_factory=set)  # the colours those indices show
+    class_palette: bool = False  # whether the config gives class colours to check them with
 
     @property
     def ok(self) -> bool:
@@ -30,8 +33,9 @@ class DatasetReport:
         lines = [f'pairs found        {self.pairs}']
         lines += self._listed('missing partners', [f'{stem}: no partner file (image, label '
                                                    'or instance map)' for stem in self.unpaired])
-        titles = dict(unreadable='unreadable files', size='size mismatches',
-                      ids='ids out of range', format='wrong formats', crop='too small to crop')
+        titles = dict(unreadable='unreadable files', too_large='too large',
+                      size='size mismatches', ids='ids out of range', format='wrong formats',
+                      crop='too small to crop')
         for kind, title in titles.items():
             lines += self._listed(title, self.problems.get(kind, []))
         lines.append(f'label ids seen     {len(seen)} of num_classes={self.num_classes}'
@@ -40,6 +44,12 @@ class DatasetReport:
             share = self.pixels[self.dont_care_class] / max(self.pixels.sum(), 1)
             lines.append(f"don't-care pixels  {int(self.pixels[self.dont_care_class])} "
                          f'({share:.1%}, class {self.dont_care_class})')
+        if self.palette_indexed:
+            checked = ('each agrees with metainfo.palette' if self.class_palette else
+                       'read as ids by their indices, their colours unchecked: give the '
+                       "dataset's metainfo.palette to check them, or save ids as greyscale")
+            lines.append(f'palette-indexed    {self.palette_indexed} label maps '
+                         f'({len(self.palette_colours)} distinct palette colours; {checked})')
         if self.instance_maps:
             kinds = ', '.join(f'{n} {kind}' for kind, n in sorted(self.instance_maps.items()))
             lines.append(f'instance maps      {sum(self.instance_maps.values())} ({kinds})')
@@ -54,6 +64,21 @@ class DatasetReport:
         return lines
 
 
+def defined_splits(cfg, splits: Sequence[str]) -> Dict[str, str]:
+    """The splits of ``cfg`` that name a dataset with a ``LoadSemanticSample`` pipeline, each
+    mapped to the first split with the same dataset settings (itself, or e.g. ``'test'`` for
+    a ``val`` split that reuses the test dataset)."""
+    found: Dict[str, str] = {}
+    for split in splits:
+        dataset = (cfg.get(f'{split}_dataloader') or {}).get('dataset') or {}
+        if not dataset.get('type') or not any(
+                t.get('type') == 'LoadSemanticSample' for t in dataset.get('pipeline', [])):
+            continue
+        found[split] = next((s for s in found
+                             if cfg[f'{s}_dataloader']['dataset'] == dataset), split)
+    return found
+
+
 def scan_dataset(dataset_cfg: dict, progress: bool = True) -> DatasetReport:
     """Pair the files of ``dataset_cfg`` and run its ``LoadSemanticSample`` on every sample."""
     cfg = dict(dataset_cfg)
@@ -66,17 +91,21 @@ def scan_dataset(dataset_cfg: dict, progress: bool = True) -> DatasetReport:
     loader = TRANSFORMS.build(loader_cfg)
     samples, unpaired = dataset.pair_files()
     report = DatasetReport(loader.num_classes, getattr(dataset, 'dont_care_class', None),
-                           pairs=len(samples), unpaired=unpaired)
+                           pairs=len(samples), unpaired=unpaired,
+                           class_palette=dataset.metainfo.get('palette') is not None)
     counts = Counter()
     bar = ProgressBar(len(samples)) if progress and samples else None
     for sample in samples:
         try:
-            results = loader.transform(dict(sample))
+            results = loader.transform(dataset.pipeline_input(sample))
         except DatasetError as err:
             report.problems[err.kind].append(str(err))
         else:
             ids, n = np.unique(results['label'], return_counts=True)
             counts.update(dict(zip(ids.tolist(), n.tolist())))
+            if results['label_storage'] == 'palette-indexed':
+                report.palette_indexed += 1
+                report.palette_colours.update(map(tuple, results['label_palette_colours']))
             if 'instance_storage' in results:
                 report.instance_maps[results['instance_storage']] += 1
         if bar:

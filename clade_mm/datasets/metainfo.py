@@ -22,6 +22,18 @@ def _first(values):
     return next((v for v in values if v is not None), None)
 
 
+def dataset_palette(cfg: Config):
+    """The class colours the config gives its dataset (``metainfo['palette']``, the config's
+    ``palette``, or the colour-mask palette of ``LoadSemanticSample``) as an ``(N, 3)`` array,
+    or ``None``."""
+    datasets = _datasets(cfg)
+    loaders = [t for d in datasets for t in d.get('pipeline', [])
+               if t.get('type') == 'LoadSemanticSample']
+    palette = _first([(d.get('metainfo') or {}).get('palette') for d in datasets]
+                     + [cfg.get('palette')] + [t.get('palette') for t in loaders])
+    return load_palette(palette)
+
+
 def class_metainfo(cfg: Config, num_classes: int) -> List[dict]:
     """One entry per class id: ``dict(id, name, colour=[r, g, b], dont_care, unused)``.
 
@@ -34,14 +46,9 @@ def class_metainfo(cfg: Config, num_classes: int) -> List[dict]:
     """
     datasets = _datasets(cfg)
     metas = [d.get('metainfo') or {} for d in datasets]
-    loaders = [t for d in datasets for t in d.get('pipeline', [])
-               if t.get('type') == 'LoadSemanticSample']
     names = _first([m.get('classes') for m in metas] + [cfg.get('class_names')])
-    palette = _first([m.get('palette') for m in metas] + [cfg.get('palette')]
-                     + [t.get('palette') for t in loaders])
-    if palette is not None:
-        colours = load_palette(palette)  # a list, or a file of 'r g b' lines
-    else:
+    colours = dataset_palette(cfg)
+    if colours is None:
         from ..engine.hooks import label_palette  # the colours of the training sample grids
         colours = label_palette(num_classes)
     for what, values in (('class names', names), ('palette colours', colours)):

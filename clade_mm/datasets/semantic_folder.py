@@ -8,9 +8,11 @@ from typing import List, Optional, Sequence, Union
 import numpy as np
 from mmengine.dataset import BaseDataset
 from mmengine.logging import print_log
-from PIL import Image
 
 from mmagic.registry import DATASETS
+
+from .image_files import read_map
+from .validation import DatasetError, label_ids
 
 
 def choose_layout(data_root: str, layouts: Union[dict, Sequence[dict]]) -> dict:
@@ -50,7 +52,9 @@ class SemanticFolderDataset(BaseDataset):
         dont_care_class: the id of the don't-care class, if the dataset has one (reported by
             ``tools/check_dataset.py``).
 
-    Each sample gives ``img_path``, ``label_path`` (and ``instance_path``) to the pipeline.
+    Each sample gives ``img_path``, ``label_path`` (and ``instance_path``) to the pipeline,
+    and ``class_palette``: ``metainfo['palette']`` (or ``None``), which palette PNGs read as
+    ids must agree with (see ``LoadSemanticSample``).
     """
 
     def __init__(self, num_classes: int, data_root: str = '',
@@ -63,6 +67,13 @@ class SemanticFolderDataset(BaseDataset):
         self.suffixes = dict(img=img_suffix, label=label_suffix, instance=instance_suffix)
         super().__init__(data_root=data_root, data_prefix=choose_layout(data_root, data_prefix),
                          **kwargs)
+
+    def pipeline_input(self, sample: dict) -> dict:
+        """What the pipeline starts from for ``sample``: its paths and the class palette."""
+        return dict(sample, class_palette=self.metainfo.get('palette'))
+
+    def get_data_info(self, idx: int) -> dict:
+        return self.pipeline_input(super().get_data_info(idx))
 
     def _files(self, key: str) -> Optional[dict]:
         folder = self.data_prefix.get(key)
@@ -150,8 +161,20 @@ class ADE20kOutdoorDataset(SemanticFolderDataset):
             with open(cache) as f:
                 keep = set(json.load(f))
         else:
-            keep = {d['label_path'] for d in data_list
-                    if self.is_outdoor(np.asarray(Image.open(d['label_path'])))}
+            keep, unreadable = set(), []
+            for d in data_list:
+                try:  # the checked reader: a bad file is named, not a bare PIL error
+                    label = label_ids(read_map(d['label_path']), d['label_path'])
+                except DatasetError as err:
+                    unreadable.append(str(err))
+                    continue
+                if self.is_outdoor(label):
+                    keep.add(d['label_path'])
+            if unreadable:
+                raise DatasetError(
+                    f'ADE20k-outdoor cannot select its scenes: {len(unreadable)} label map(s) '
+                    f'cannot be read, e.g. {unreadable[0]} tools/check_dataset.py lists them '
+                    'all.', 'unreadable')
             try:
                 with open(cache, 'w') as f:
                     json.dump(sorted(keep), f)

@@ -14,9 +14,10 @@ from PIL import Image
 from mmagic.registry import TRANSFORMS
 
 from ..ops.positional_map import icpe_map
-from .image_files import describe_map, read_image, read_map
-from .validation import (DatasetError, _name, check_label_range, check_same_size, label_ids,
-                         palette_to_ids)
+from .image_files import (DEFAULT_MAX_PIXELS, describe_map, read_image, read_map,
+                          read_stored_map)
+from .validation import (DatasetError, _name, check_embedded_palette, check_label_mapping,
+                         check_label_range, check_same_size, label_ids, palette_to_ids)
 
 PIL_FILTERS = dict(nearest=Image.NEAREST, bilinear=Image.BILINEAR, bicubic=Image.BICUBIC,
                    lanczos=Image.LANCZOS, area=Image.BOX)
@@ -53,9 +54,12 @@ class LoadSemanticSample(BaseTransform):
     Every file is decoded whole or refused (truncated, corrupt, unsupported, lossy maps): see
     :mod:`clade_mm.datasets.image_files`. The image is read as BGR colour; label and instance
     maps as they are stored (palette PNGs give their indices, 16-bit PNGs their 16-bit values).
-    Then, in order: an RGB colour mask becomes ids through ``palette``; ids are remapped by
-    ``label_mapping``; and every check of :mod:`clade_mm.datasets.validation` runs, so that a
-    bad file stops with its name, the value and the fix.
+    Then, in order: an RGB colour mask (or a palette PNG, through its own colours) becomes ids
+    through ``palette``; the stored ids are checked (every one a class or a ``label_mapping``
+    key) and only then remapped; and every other check of :mod:`clade_mm.datasets.validation`
+    runs, so that a bad file stops with its name, the value and the fix. A palette PNG read by
+    its indices must agree with the dataset's class colours (``class_palette`` of the sample,
+    which :class:`~clade_mm.datasets.SemanticFolderDataset` gives from ``metainfo.palette``).
 
     Args:
         num_classes: ids must lie in ``0 .. num_classes - 1`` after remapping.
@@ -70,16 +74,21 @@ class LoadSemanticSample(BaseTransform):
             at the file's resolution and without a map on class 0, as the published CLADE
             preprocessing (``util/cal_dist_masks.py``) made it for the generators it trained.
             For converted published CLADE-ICPE checkpoints.
+        max_pixels: files with more pixels are refused by name and size before decoding
+            (default :data:`~clade_mm.datasets.image_files.DEFAULT_MAX_PIXELS`, 8192 x 8192).
 
     Adds: ``img`` (H, W, 3) uint8 BGR, ``label`` (H, W) uint8 (int16 beyond 256 classes),
     ``instance`` (H, W) int16 (instances renumbered 0..K-1; edges only need equality) with
     ``instance_storage`` (e.g. ``'8-bit ids'``, ``'RGB'``), ``position`` (H, W, 2) float32 with
-    ``position_map='published'``, and the metadata mmagic's packing and preprocessing expect.
+    ``position_map='published'``, ``label_storage`` (``describe_map``'s words, or
+    ``'palette-indexed'``) with ``label_palette_colours`` (the ``(K, 3)`` distinct colours of
+    the indices a palette PNG uses), and the metadata mmagic's packing and preprocessing expect.
     """
 
     def __init__(self, num_classes: int, palette: Union[None, str, Sequence] = None,
                  label_mapping: Optional[Dict[int, int]] = None,
-                 instance_format: str = 'auto', position_map: Optional[str] = None):
+                 instance_format: str = 'auto', position_map: Optional[str] = None,
+                 max_pixels: int = DEFAULT_MAX_PIXELS):
         if instance_format not in INSTANCE_FORMATS:
             raise ValueError(f'instance_format={instance_format!r}: one of {INSTANCE_FORMATS}')
         if position_map not in (None, 'published'):
@@ -88,9 +97,15 @@ class LoadSemanticSample(BaseTransform):
         self.num_classes = num_classes
         self.palette = load_palette(palette)
         self.label_mapping = dict(label_mapping or {})
+        check_label_mapping(self.label_mapping, num_classes)
         self.instance_format = instance_format
+        if isinstance(max_pixels, bool) or not isinstance(max_pixels, int) or max_pixels < 1:
+            raise ValueError(f'max_pixels={max_pixels!r}: a number of pixels >= 1')
+        self.max_pixels = max_pixels
 
     def _remap(self, label: np.ndarray) -> np.ndarray:
+        """Stored ids -> classes; the ids were checked first (no negative id reaches the
+        table, where it would index from the end)."""
         if not self.label_mapping:
             return label
         table = np.arange(max(int(label.max()), max(self.label_mapping)) + 1, dtype=np.int64)
@@ -98,12 +113,31 @@ class LoadSemanticSample(BaseTransform):
             table[old] = new
         return table[label]
 
-    def label_map(self, raw: np.ndarray, path: Optional[str] = None) -> np.ndarray:
-        """A label map as stored -> checked ``(H, W)`` class ids (palette, remapping, range)."""
+    def label_map(self, raw: np.ndarray, path: Optional[str] = None,
+                  embedded_palette: Optional[np.ndarray] = None,
+                  class_palette: Union[None, str, Sequence] = None) -> np.ndarray:
+        """A label map as stored -> checked ``(H, W)`` class ids (palette, range, remapping).
+
+        ``embedded_palette`` is the colour table of a palette-mode file (see
+        :func:`~clade_mm.datasets.image_files.read_stored_map`), ``class_palette`` the
+        dataset's class colours it must agree with when the indices are read as ids.
+        """
+        if embedded_palette is not None:
+            if int(raw.max()) >= len(embedded_palette):
+                raise DatasetError(
+                    f'label map {_name(path)} uses palette index {int(raw.max())} but its '
+                    f'palette has {len(embedded_palette)} colours: the file is damaged; '
+                    'export it again.', 'format')
+            if self.palette is not None:  # a colour mask stored as a palette PNG
+                raw = embedded_palette[raw]
+            else:
+                check_embedded_palette(raw, embedded_palette, load_palette(class_palette),
+                                       path)
         if self.palette is not None:
             raw = palette_to_ids(raw, self.palette, path)
-        label = self._remap(label_ids(raw, path))
-        check_label_range(label, self.num_classes, path)
+        label = label_ids(raw, path)
+        check_label_range(label, self.num_classes, path, self.label_mapping)
+        label = self._remap(label)
         return label.astype(np.uint8 if self.num_classes <= 256 else np.int16)
 
     def instance_map(self, raw: np.ndarray, path: Optional[str] = None) -> np.ndarray:
@@ -131,11 +165,18 @@ class LoadSemanticSample(BaseTransform):
 
     def transform(self, results: dict) -> dict:
         img_path, label_path = results['img_path'], results['label_path']
-        image = read_image(img_path)
-        label = self.label_map(read_map(label_path), label_path)
+        image = read_image(img_path, self.max_pixels)
+        stored = read_stored_map(label_path, 'label map', self.max_pixels)
+        label = self.label_map(stored.array, label_path, stored.palette,
+                               results.get('class_palette'))
         check_same_size(image, label, img_path, label_path, 'label map')
         results['img'] = image
         results['label'] = label
+        results['label_storage'] = describe_map(stored.array)
+        if stored.palette is not None:
+            results['label_storage'] = 'palette-indexed'
+            used = stored.palette[np.unique(stored.array)]
+            results['label_palette_colours'] = np.unique(used, axis=0)
         if self.position_map == 'published':
             results['position'] = published_position_map(label)
         results['img_channel_order'] = 'bgr'
@@ -143,7 +184,7 @@ class LoadSemanticSample(BaseTransform):
         results['ori_img_shape'] = image.shape
         instance_path = results.get('instance_path')
         if instance_path:
-            raw = read_map(instance_path, 'instance map')
+            raw = read_map(instance_path, 'instance map', self.max_pixels)
             instance = self.instance_map(raw, instance_path)
             check_same_size(image, instance, img_path, instance_path, 'instance map')
             results['instance'] = instance
@@ -154,7 +195,7 @@ class LoadSemanticSample(BaseTransform):
         return (f'{type(self).__name__}(num_classes={self.num_classes}, '
                 f'palette={None if self.palette is None else len(self.palette)}, '
                 f'label_mapping={self.label_mapping}, instance_format={self.instance_format!r}, '
-                f'position_map={self.position_map!r})')
+                f'position_map={self.position_map!r}, max_pixels={self.max_pixels})')
 
 
 def published_position_map(ids: np.ndarray) -> np.ndarray:

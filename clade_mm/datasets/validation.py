@@ -4,7 +4,7 @@ A bad file must stop training before it becomes a device-side assertion deep ins
 each check raises a :class:`DatasetError` that names the file, the offending value and the fix.
 """
 import os.path as osp
-from typing import Optional
+from typing import Dict, Optional
 
 import numpy as np
 
@@ -14,8 +14,8 @@ from ..layers.label_map import non_integer_ids_message
 class DatasetError(ValueError):
     """A sample that cannot be trained on; the message names the file and the fix.
 
-    ``kind`` sorts the problem for reports: ``'unreadable'``, ``'format'``, ``'ids'``,
-    ``'size'`` or ``'crop'``.
+    ``kind`` sorts the problem for reports: ``'unreadable'``, ``'too_large'``, ``'format'``,
+    ``'ids'``, ``'size'`` or ``'crop'``.
     """
 
     def __init__(self, message: str, kind: str = 'format'):
@@ -54,16 +54,29 @@ def label_ids(label: np.ndarray, path: Optional[str] = None) -> np.ndarray:
     return label
 
 
-def check_label_range(label: np.ndarray, num_classes: int, path: Optional[str] = None) -> None:
-    """Every id must lie in ``0 .. num_classes - 1``."""
-    high, low = int(label.max()), int(label.min())
+def check_label_range(label: np.ndarray, num_classes: int, path: Optional[str] = None,
+                      label_mapping: Optional[Dict[int, int]] = None) -> None:
+    """Every id must be a class (``0 .. num_classes - 1``) or a key of ``label_mapping``.
+
+    Run on the ids as stored, before any remapping: a table lookup would wrap a negative id
+    to a class from the end of the table, and a huge one would allocate a table its size.
+    """
+    low, high = int(label.min()), int(label.max())
     if low < 0:
-        raise DatasetError(f'label id {low} in {_name(path)}: ids must be >= 0', 'ids')
+        raise DatasetError(f'label id {low} in {_name(path)}: ids must be >= 0 (class ids '
+                           '0..num_classes-1 as stored, before any label_mapping); save the '
+                           'map as an 8- or 16-bit PNG of class ids.', 'ids')
     if high < num_classes:
         return
+    mapped = set(label_mapping or ())
+    beyond = [int(v) for v in np.unique(label[label >= num_classes]) if int(v) not in mapped]
+    if not beyond:
+        return
+    high = beyond[-1]
     message = (f'label id {high} in {_name(path)}, but num_classes={num_classes} (ids 0..'
-               f'{num_classes - 1})')
-    if high == 255:
+               f'{num_classes - 1}' + (f', or one of the label_mapping keys {sorted(mapped)})'
+                                       if mapped else ')'))
+    if high == 255 and not mapped:
         hint = ("255 is the usual don't-care value: map it to a class of its own with "
                 f"LoadSemanticSample(label_mapping={{255: {num_classes}}}) and set "
                 f'num_classes={num_classes + 1}.')
@@ -73,6 +86,50 @@ def check_label_range(label: np.ndarray, num_classes: int, path: Optional[str] =
     else:
         hint = "did you forget the don't-care class? Count it in num_classes."
     raise DatasetError(f'{message}; {hint}', 'ids')
+
+
+def check_label_mapping(label_mapping: Dict[int, int], num_classes: int) -> None:
+    """A ``label_mapping`` maps stored ids (>= 0) to classes ``0 .. num_classes - 1``."""
+    for old, new in label_mapping.items():
+        for what, value, low, high in (('key', old, 0, None), ('value', new, 0, num_classes - 1)):
+            if (isinstance(value, bool) or not isinstance(value, (int, np.integer))
+                    or value < low or (high is not None and value > high)):
+                limits = f'0..{high}' if high is not None else '>= 0'
+                raise ValueError(
+                    f'label_mapping {{{old!r}: {new!r}}}: the {what} {value!r} must be an '
+                    f'integer {limits} (keys are ids as stored, values classes of '
+                    f'num_classes={num_classes})')
+
+
+def check_embedded_palette(indices: np.ndarray, embedded: np.ndarray,
+                           class_palette: Optional[np.ndarray],
+                           path: Optional[str] = None) -> None:
+    """A palette-mode map is read by its indices: its own colour table must agree with the
+    dataset's class colours (``class_palette[id] = (r, g, b)``) for every index it uses, or
+    be the grey ramp of an id map (index ``i`` shown as ``(i, i, i)``).
+
+    A colour mask quantised to a palette PNG has indices in the order the quantiser chose;
+    read as ids they would be wrong classes with no error anywhere else.
+    """
+    if class_palette is None:
+        return
+    used = np.unique(indices)
+    used = used[(used < len(embedded)) & (used < len(class_palette))]
+    stored = embedded[used]
+    if (stored == used[:, None]).all():
+        return
+    wrong = np.flatnonzero((stored != class_palette[used]).any(axis=1))
+    if not len(wrong):
+        return
+    index = int(used[wrong[0]])
+    raise DatasetError(
+        f'label map {_name(path)} is a palette image whose colours disagree with the '
+        f"dataset's palette at {len(wrong)} of the {len(used)} indices it uses (index {index} "
+        f'is {tuple(int(c) for c in embedded[index])} in the file, class {index} is '
+        f'{tuple(int(c) for c in class_palette[index])}): it looks like a colour mask '
+        'quantised to a palette, so its indices are not class ids. Save the class ids as an '
+        '8-bit greyscale PNG, or give the colour mask as RGB with the dataset palette in '
+        'LoadSemanticSample(palette=...).', 'format')
 
 
 def check_same_size(image: np.ndarray, other: np.ndarray, image_path: Optional[str],
