@@ -8,15 +8,36 @@ import torch
 from mmengine.config import Config
 from mmengine.runner.checkpoint import CheckpointLoader
 
-from ..datasets.image_files import read_image, read_map
+from ..datasets.image_files import read_image, read_map, read_stored_map
+from ..datasets.metainfo import dataset_palette
 from ..datasets.transforms import (LoadSemanticSample, published_position_map, resize_map,
                                    resize_position)
-from ..datasets.validation import DatasetError, check_label_range, label_ids
+from ..datasets.validation import DatasetError, _name, check_label_range, label_ids
 from ..layers.layout import inputs_read_by, missing_inputs
 from .precision import GeneratorInference
 
 MAP_SUFFIXES = ('.png', '.bmp', '.tif', '.tiff')
 LabelInput = Union[str, np.ndarray, Sequence[Union[str, np.ndarray]]]
+# How a label map of another aspect ratio than the model's is fitted to it.
+ASPECT_MODES = ('refuse', 'crop', 'stretch')
+
+
+def same_aspect(size: Tuple[int, int], target: Tuple[int, int]) -> bool:
+    """Whether an ``(h, w)`` map resized to ``target`` keeps its shape: within one pixel of the
+    target along its longer side."""
+    (h, w), (height, width) = size, target
+    return abs(h * width - w * height) < max(h, w)
+
+
+def centre_crop_box(size: Tuple[int, int], target: Tuple[int, int]) -> Tuple[slice, slice]:
+    """The rows and columns of the largest centred part of an ``(h, w)`` map with the aspect
+    ratio of ``target``."""
+    (h, w), (height, width) = size, target
+    if w * height > h * width:  # wider than the target: keep the middle columns
+        new_w = max(1, round(h * width / height))
+        return slice(0, h), slice((w - new_w) // 2, (w - new_w) // 2 + new_w)
+    new_h = max(1, round(w * height / width))
+    return slice((h - new_h) // 2, (h - new_h) // 2 + new_h), slice(0, w)
 
 
 def _dataset_configs(cfg: Config) -> List[dict]:
@@ -41,8 +62,10 @@ class SemanticSynthesizer:
     """Synthesise images from label maps with a trained clade-mm model.
 
     Label and instance maps are read and checked as the dataset reads them (whole files only,
-    class ids, colour masks through the palette, remapping, instance format) and are resized
-    with nearest neighbour, as the data pipeline does, to the config's ``image_size``.
+    class ids, colour masks through the palette, palette PNGs against the dataset's colours,
+    remapping, instance format, the pixel limit) and are resized with nearest neighbour, as the
+    data pipeline does, to the config's ``image_size``. A map of another aspect ratio is
+    refused, unless ``aspect`` says how to fit it.
 
     Args:
         config: the model's config file (or a loaded ``Config``).
@@ -52,6 +75,11 @@ class SemanticSynthesizer:
         precision: ``'auto'`` (bfloat16 where this CPU computes it natively and it is exact
             enough for this model, else float32), ``'float32'`` or ``'bfloat16'``; see
             :mod:`clade_mm.apis.precision`.
+        aspect: a label map whose aspect ratio differs from ``image_size``'s is ``'refuse'``-d
+            (naming both shapes), ``'crop'``-ped to its centred part of the model's ratio, or
+            ``'stretch'``-ed (the published test loaders of ADE20k and COCO-Stuff do this).
+        max_pixels: files with more pixels are refused by name (default: the config's
+            ``LoadSemanticSample(max_pixels=...)``, else 8192 x 8192).
 
     Attributes:
         generator: the float32 generator in eval mode; ``uses_ema`` says whether it is the EMA
@@ -66,7 +94,11 @@ class SemanticSynthesizer:
     """
 
     def __init__(self, config: Union[str, Config], checkpoint: Optional[str] = None,
-                 device: str = 'cpu', use_ema: bool = True, precision: str = 'auto'):
+                 device: str = 'cpu', use_ema: bool = True, precision: str = 'auto',
+                 aspect: str = 'refuse', max_pixels: Optional[int] = None):
+        if aspect not in ASPECT_MODES:
+            raise ValueError(f'aspect={aspect!r}: one of {ASPECT_MODES}')
+        self.aspect = aspect
         self.cfg = Config.fromfile(config) if isinstance(config, str) else config
         from ..models import build_generator  # registers the generators
         from ..models.generator_weights import generator_state_dict
@@ -87,18 +119,21 @@ class SemanticSynthesizer:
         self.generator = generator.to(device).eval()
         self.inference = GeneratorInference(self.generator, precision)
         self.device = torch.device(device)
-        self.loader = LoadSemanticSample(**_loader_config(self.cfg))
+        loader = _loader_config(self.cfg)
+        if max_pixels is not None:
+            loader['max_pixels'] = max_pixels
+        self.loader = LoadSemanticSample(**loader)
+        self.class_palette = dataset_palette(self.cfg)
         self.image_size = tuple(self.cfg.get('image_size', ()))
 
     # --- inputs -------------------------------------------------------------------------
     def read_labels(self, source: Union[str, np.ndarray], name: str = '<array>') -> np.ndarray:
         """One label map as checked ``(H, W)`` ids, from a file or an array."""
         if isinstance(source, str):
-            name = source
-            raw = read_map(source)
-        else:
-            raw = np.asarray(source)
-        return self.loader.label_map(raw, name)
+            stored = read_stored_map(source, 'label map', self.loader.max_pixels)
+            return self.loader.label_map(stored.array, source, stored.palette,
+                                         self.class_palette)
+        return self.loader.label_map(np.asarray(source), name)
 
     def instance_path(self, folder: str, label_name: str) -> str:
         """The instance map in ``folder`` that pairs with the label map ``label_name``, named
@@ -121,7 +156,7 @@ class SemanticSynthesizer:
         numbers, from a file or an array."""
         if isinstance(source, str):
             name = source
-            source = read_map(source, 'instance map')
+            source = read_map(source, 'instance map', self.loader.max_pixels)
         return self.loader.instance_map(np.asarray(source), name)
 
     @staticmethod
@@ -138,9 +173,30 @@ class SemanticSynthesizer:
                 for i, s in enumerate(source)]
 
     def _style_tensor(self, style: Union[str, np.ndarray]) -> torch.Tensor:
-        rgb = read_image(style)[..., ::-1] if isinstance(style, str) else style
+        rgb = (read_image(style, self.loader.max_pixels)[..., ::-1] if isinstance(style, str)
+               else style)
         x = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1).float()[None]
         return (x / 127.5 - 1).to(self.device)
+
+    def fit(self, ids: np.ndarray, name: str = '<array>') -> np.ndarray:
+        """An ``(H, W)`` map of the model's aspect ratio (``image_size``): itself, its centred
+        crop (``aspect='crop'``) or, for ``'stretch'``, itself to be squashed by resizing;
+        else a :class:`DatasetError` naming both shapes and the options."""
+        size = ids.shape[:2]
+        if not self.image_size or same_aspect(size, self.image_size):
+            return ids
+        if self.aspect == 'crop':
+            rows, cols = centre_crop_box(size, self.image_size)
+            return ids[rows, cols]
+        if self.aspect == 'stretch':
+            return ids
+        height, width = self.image_size
+        raise DatasetError(
+            f'label map {_name(name)} is {size[1]}x{size[0]} (width x height) but the model '
+            f'makes {width}x{height} images, another aspect ratio: resizing would squash it. '
+            'Crop it to the centred part of the model\'s ratio with --aspect crop '
+            "(SemanticSynthesizer(aspect='crop')), stretch it as the published test loaders "
+            'do with --aspect stretch, or crop or pad it yourself.', 'size')
 
     def model_input(self, ids: np.ndarray) -> torch.Tensor:
         """An ``(H, W)`` id map as the ``(1, h, w)`` int64 tensor the generator takes: on its
@@ -175,6 +231,11 @@ class SemanticSynthesizer:
             raise DatasetError(
                 f'the instance map is {instances.shape[1]}x{instances.shape[0]} but the label '
                 f'map {labels.shape[1]}x{labels.shape[0]}: they must be pixel-aligned.', 'size')
+        fitted = self.fit(labels, name)
+        if fitted.shape != labels.shape and instances is not None:
+            rows, cols = centre_crop_box(labels.shape[:2], self.image_size)
+            instances = instances[rows, cols]
+        labels = fitted
         label_t = self.model_input(labels)
         named = {}
         if instances is not None:

@@ -47,8 +47,8 @@ def make_model(tmp_path, style=False, instance_edges=False, param_free_norm='IN'
 def test_api_checks_resizes_and_depends_on_the_labels(tmp_path):
     config, checkpoint = make_model(tmp_path)
     synth = SemanticSynthesizer(config, checkpoint)
-    sky = np.zeros((32, 48), np.uint8)  # resized to the config's 64x64
-    grass = np.ones((32, 48), np.uint8)
+    sky = np.zeros((32, 32), np.uint8)  # resized to the config's 64x64
+    grass = np.ones((32, 32), np.uint8)
     (a,), (b,) = synth(sky), synth(grass)
     assert a.shape == (64, 64, 3) and a.dtype == np.uint8
     assert np.abs(a.astype(int) - b.astype(int)).mean() > 1
@@ -68,7 +68,7 @@ def test_cli_reports_a_bad_map_and_writes_the_good_ones(tmp_path):
                           str(folder), str(out)], capture_output=True, text=True, cwd=ROOT)
     assert run.returncode == 1
     assert 'bad.png: skipped: label id 9' in run.stderr
-    assert sorted(os.listdir(out)) == ['good1.png', 'good2.png']
+    assert sorted(os.listdir(out)) == ['.clade-mm-synthesize-outputs', 'good1.png', 'good2.png']
     assert np.asarray(Image.open(out / 'good1.png')).shape == (64, 64, 3)
 
 
@@ -172,7 +172,8 @@ def test_a_truncated_map_in_a_folder_is_skipped_by_name_and_the_rest_written(tmp
                          cwd=ROOT)
     assert run.returncode == 1
     assert '2.png: skipped: label map labels/2.png is truncated or corrupt' in run.stderr
-    assert sorted(os.listdir(tmp_path / 'out')) == ['0.png', '1.png', '3.png', '4.png']
+    assert sorted(os.listdir(tmp_path / 'out')) == ['.clade-mm-synthesize-outputs', '0.png',
+                                                    '1.png', '3.png', '4.png']
     assert 'wrote 4 of 5' in run.stdout and '1 skipped' in run.stdout
 
 
@@ -225,4 +226,5 @@ def test_instance_maps_are_found_by_the_datasets_own_names(tmp_path):
                           '--instances', str(tmp_path / 'instances')],
                          capture_output=True, text=True, cwd=ROOT)
     assert run.returncode == 0, run.stderr[-1500:]
-    assert os.listdir(tmp_path / 'out') == [f'{stem}_gtFine_labelIds.png']
+    assert sorted(os.listdir(tmp_path / 'out')) == ['.clade-mm-synthesize-outputs',
+                                                    f'{stem}_gtFine_labelIds.png']

@@ -250,14 +250,19 @@ def test_stopping_the_server_removes_its_uploads_folder(model, tmp_path, monkeyp
     assert not uploads.exists()
 
 
-def test_a_loaded_label_map_is_resized_to_the_canvas(client):
-    ids = np.zeros((32, 48), np.uint8)
-    ids[:, 24:] = 3
+def test_a_loaded_label_map_is_resized_to_the_canvas_if_its_shape_fits(client):
+    ids = np.zeros((32, 32), np.uint8)
+    ids[:, 16:] = 3
     answer = upload(client, '/api/read-labels', png(ids)).get_json()
     canvas = unwire(answer['labels'])
     assert canvas.shape == (64, 64) and answer['resized']
-    assert (answer['source_width'], answer['source_height']) == (48, 32)
+    assert (answer['source_width'], answer['source_height']) == (32, 32)
     assert (canvas[:, :32] == 0).all() and (canvas[:, 32:] == 3).all()
+    # Another aspect ratio would be squashed: refused, as tools/synthesize.py refuses it.
+    wide = upload(client, '/api/read-labels', png(np.zeros((32, 48), np.uint8)))
+    assert wide.status_code == 422
+    assert ('map.png is 48x32 (width x height) but the model makes 64x64 images, another '
+            'aspect ratio') in wide.get_json()['error']
 
 
 def test_saved_label_maps_read_back_as_the_painted_ids(client, model, tmp_path):

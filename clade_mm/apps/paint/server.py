@@ -9,7 +9,8 @@ for a bug, which is also logged with its traceback):
   ``{"image": data URL, "compute_ms", "wait_ms", "server_ms", ...}``; 409 when a newer request
   of the same page superseded it (see :mod:`.model`).
 - ``POST /api/read-labels``: a label map file (multipart field ``file``), read and checked as
-  ``tools/synthesize.py`` reads it, resized to the canvas -> ``{"labels", ...}``.
+  ``tools/synthesize.py`` reads it (another aspect ratio than the canvas's is refused), resized
+  to the canvas -> ``{"labels", ...}``.
 - ``POST /api/save-labels``: ``{"labels"}`` -> the id PNG.
 - ``POST /api/style``: a style image (multipart ``file``) -> ``{"style": token}``.
 
@@ -26,13 +27,12 @@ from contextlib import contextmanager
 from typing import Iterator, List, Sequence
 
 from flask import Flask, Response, jsonify, request, send_from_directory
-from PIL import Image
 from werkzeug.exceptions import HTTPException
 from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.utils import secure_filename
 
 from ...datasets import DatasetError
-from ...datasets.image_files import read_image
+from ...datasets.image_files import image_size, read_image
 from ...datasets.transforms import resize_map
 from ...datasets.validation import check_label_range
 from .model import PaintModel, Superseded
@@ -135,13 +135,7 @@ class PaintApp:
 def check_pixels(path: str, name: str) -> None:
     """Refuses (413) an image of more than :data:`MAX_UPLOAD_PIXELS` before anything decodes
     it; a file that is not an image passes (its reader says what it is)."""
-    try:
-        with Image.open(path) as image:
-            width, height = image.size
-    except Image.DecompressionBombError as err:
-        raise RequestError(f'{name} is too large to decode ({err})', 413)
-    except Exception:
-        return
+    width, height = image_size(path) or (0, 0)
     if width * height > MAX_UPLOAD_PIXELS:
         raise RequestError(f'{name} is {width}x{height} pixels; the painter reads at most '
                            f'{MAX_UPLOAD_PIXELS} pixels ({MAX_SIDE}x{MAX_SIDE})', 413)
@@ -198,7 +192,8 @@ def create_app(models: Sequence[PaintModel],
         model = state.form_model()
         with state.upload('label map') as path:
             ids = model.synth.read_labels(path)  # the command line's reading and checks
-        canvas = resize_map(ids, model.size)
+        # Another aspect ratio is refused, as on the command line, not squashed to the canvas.
+        canvas = resize_map(model.synth.fit(ids, request.files['file'].filename), model.size)
         return jsonify(labels=encode_labels(canvas), name=request.files['file'].filename,
                        source_width=int(ids.shape[1]), source_height=int(ids.shape[0]),
                        resized=ids.shape != canvas.shape)
