@@ -1,6 +1,6 @@
 """Export a checkpoint's generator to ONNX and check it against PyTorch with onnxruntime.
 
-    python tools/export_onnx.py CONFIG CHECKPOINT OUT.onnx [--size H W] [--batch N]
+    python tools/export_onnx.py CONFIG CHECKPOINT OUT.onnx [--size H W] [--batch N|dynamic]
                                 [--opset N] [--num-checks K] [--atol TOL]
                                 [--cfg-options KEY=VALUE ...]
 
@@ -16,6 +16,7 @@ import sys
 import time
 
 from clade_mm.apis import SemanticSynthesizer, add_cfg_options, load_config
+from clade_mm.apis.config import DYNAMIC, batch_size, int_at_least, positive_int
 from clade_mm.apis.onnx_export import export_generator, require, verify_onnx
 
 
@@ -47,19 +48,26 @@ def main():
     parser.add_argument('config')
     parser.add_argument('checkpoint')
     parser.add_argument('out', help='the .onnx file to write')
-    parser.add_argument('--size', type=int, nargs=2, metavar=('H', 'W'),
+    parser.add_argument('--size', type=positive_int, nargs=2, metavar=('H', 'W'),
                         help="label map size (default: the config's image_size)")
-    parser.add_argument('--batch', type=int,
-                        help='fixed batch size (default: a dynamic batch axis)')
-    parser.add_argument('--opset', type=int, help="ONNX opset (default: the exporter's)")
-    parser.add_argument('--num-checks', type=int, default=3,
-                        help='random label maps to compare onnxruntime with PyTorch on')
+    parser.add_argument('--batch', type=batch_size, default=DYNAMIC,
+                        help=f'a fixed batch size >= 1, or {DYNAMIC!r} (the default): a batch '
+                        'axis of any size')
+    parser.add_argument('--opset', type=positive_int,
+                        help="ONNX opset (default: the exporter's)")
+    parser.add_argument('--num-checks', type=int_at_least(0), default=3,
+                        help='random label maps to compare onnxruntime with PyTorch on '
+                        '(0: no check)')
     parser.add_argument('--atol', type=float, default=1e-4,
                         help='largest allowed absolute difference of the [-1, 1] images')
     add_cfg_options(parser)
     args = parser.parse_args()
 
     try:
+        for given in (args.config, args.checkpoint):
+            if osp.exists(args.out) and osp.exists(given) and osp.samefile(args.out, given):
+                raise ValueError(f'the output {args.out} is an input of this export: give '
+                                 'another .onnx path.')
         if args.num_checks > 0:  # checked first, not after the export
             require('onnxruntime', 'check the exported model')
         synth = SemanticSynthesizer(load_config(args.config, args.cfg_options), args.checkpoint)
@@ -69,9 +77,10 @@ def main():
         generator = synth.generator
         weights = 'EMA generator' if synth.uses_ema else 'generator'
         print(f'exporting the {weights} of {args.checkpoint} at {size[0]}x{size[1]}, batch '
-              f'{args.batch or "dynamic"}')
+              f'{args.batch}')
         start = time.perf_counter()
-        export_generator(generator, args.out, size, args.batch, args.opset)
+        export_generator(generator, args.out, size,
+                         None if args.batch == DYNAMIC else args.batch, args.opset)
     except (FileNotFoundError, ImportError, ValueError) as err:
         sys.exit(f'error: {err}')
     megabytes = osp.getsize(args.out) / 2**20

@@ -126,12 +126,15 @@ def export_generator(generator: nn.Module, path: str, size: Tuple[int, int],
     Returns:
         The names of the graph's inputs.
     """
+    if batch_size is not None and (isinstance(batch_size, bool) or batch_size < 1):
+        raise ValueError(f'batch_size={batch_size!r}: a fixed batch size >= 1, or None for a '
+                         'dynamic batch axis')
     require('onnxscript', 'export to ONNX (torch.onnx.export uses it)')
     from onnxscript import optimizer
     generator.eval()
     names = graph_input_names(generator)
     # torch.export specialises an axis of size 1, so a dynamic batch is traced with two maps.
-    inputs = random_inputs(generator, tuple(size), batch_size or 2,
+    inputs = random_inputs(generator, tuple(size), 2 if batch_size is None else batch_size,
                            torch.Generator().manual_seed(seed))
     with torch.no_grad():
         # Eagerly first: a size or an input the generator refuses fails with its own message

@@ -164,3 +164,14 @@ def test_bad_requests_are_named(tmp_path):
     with pytest.raises(ValueError, match=r'64x48 does not divide by 2\*\*5 = 32'):
         export_generator(generator, str(tmp_path / 'never.onnx'), (64, 48))
     assert not (tmp_path / 'never.onnx').exists()
+    # A batch of 0 used to log "batch dynamic" and write a fixed batch of 2.
+    with pytest.raises(ValueError, match='batch_size=0: a fixed batch size >= 1, or None'):
+        export_generator(generator, str(tmp_path / 'never.onnx'), SIZE, batch_size=0)
+    for batch, message in (('0', 'argument --batch: 0 is less than 1'),
+                           ('-1', 'argument --batch: -1 is less than 1'),
+                           ('two', "argument --batch: 'two' is not an integer")):
+        run = subprocess.run([sys.executable, 'tools/export_onnx.py', config, 'none.pth',
+                              str(tmp_path / 'never.onnx'), '--batch', batch],
+                             capture_output=True, text=True, cwd=ROOT)
+        assert run.returncode == 2 and message in run.stderr, run.stderr[-500:]
+    assert not (tmp_path / 'never.onnx').exists()
