@@ -17,7 +17,6 @@ segmentation score of both precisions.
 """
 import argparse
 import copy
-import os
 import os.path as osp
 import sys
 import tempfile
@@ -106,7 +105,7 @@ def main():
                      '--config and --checkpoint of a trained model.')
     if not osp.isdir(args.labels):
         sys.exit(f'--labels {args.labels}: no such folder (make demo writes the default one)')
-    label_files = sorted(osp.join(args.labels, n) for n in os.listdir(args.labels))
+    label_files = [path for _, path in SemanticSynthesizer.list_inputs(args.labels)]
     print(cpu_line())
     with quiet_logs():
         differences, exact_images, synth = grey_level_differences(args.config, checkpoint,

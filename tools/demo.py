@@ -24,7 +24,7 @@ import torch
 from PIL import Image
 
 from clade_mm.apis import SemanticSynthesizer
-from clade_mm.datasets import SYNTHETIC_CLASSES, write_synthetic_dataset
+from clade_mm.datasets import SYNTHETIC_CLASSES, read_image, read_map, write_synthetic_dataset
 from clade_mm.engine.hooks import label_palette, sample_grid
 from clade_mm.evaluation import SegmentationScore
 
@@ -72,10 +72,10 @@ def main():
 
     step('synthesising the validation label maps')
     label_dir = osp.join(args.data_root, 'val', 'labels')
-    names = sorted(os.listdir(label_dir))
-    labels = [np.asarray(Image.open(osp.join(label_dir, n))) for n in names]
-    reals = [np.asarray(Image.open(osp.join(args.data_root, 'val', 'images', n)).convert('RGB'))
-             for n in names]
+    names = sorted(n for n in os.listdir(label_dir) if n.endswith('.png'))
+    labels = [read_map(osp.join(label_dir, n)) for n in names]  # the checked readers
+    photos = osp.join(args.data_root, 'val', 'images')
+    reals = [np.ascontiguousarray(read_image(osp.join(photos, n))[..., ::-1]) for n in names]
     fakes, precision_notes = {}, []
     for name, config in MODELS:
         synth = SemanticSynthesizer(osp.join(ROOT, config), checkpoints[name])

@@ -8,7 +8,7 @@ right texture in the right place; large flat regions are the case CLADE is about
 """
 import os
 import os.path as osp
-from typing import Dict, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
@@ -88,23 +88,41 @@ def make_scene(size: int, rng: np.random.Generator) -> Tuple[np.ndarray, np.ndar
     return label, np.clip(image, 0, 255).astype(np.uint8), instance
 
 
+SYNTHETIC_FOLDERS = ('images', 'labels', 'instances')
+
+
+def synthetic_file_names(num_train: int = 200, num_val: int = 40) -> Dict[str, List[str]]:
+    """``{'train/images': [...], ...}``: the files :func:`write_synthetic_dataset` writes."""
+    return {f'{split}/{folder}': [f'{index:05d}.png' for index in range(count)]
+            for split, count in (('train', num_train), ('val', num_val))
+            for folder in SYNTHETIC_FOLDERS}
+
+
 def write_synthetic_dataset(root: str, num_train: int = 200, num_val: int = 40, size: int = 64,
-                            seed: int = 0) -> Dict[str, int]:
+                            seed: int = 0,
+                            write: Optional[Callable[[str, bytes], None]] = None
+                            ) -> Dict[str, int]:
     """Write ``root/{train,val}/{images,labels,instances}/NNNNN.png``; returns the counts.
 
-    Deterministic for a seed: the same call writes the same files.
+    Deterministic for a seed: the same call writes the same files. ``write(path, png_bytes)``
+    writes one file (default: a plain file write); ``tools/make_synthetic_dataset.py`` passes
+    one that never replaces a file it did not write.
     """
     import cv2
+    if write is None:
+        def write(path, data):
+            with open(path, 'wb') as f:
+                f.write(data)
     counts = {}
     rng = np.random.default_rng(seed)
     for split, count in (('train', num_train), ('val', num_val)):
-        for folder in ('images', 'labels', 'instances'):
+        for folder in SYNTHETIC_FOLDERS:
             os.makedirs(osp.join(root, split, folder), exist_ok=True)
         for index in range(count):
             label, image, instance = make_scene(size, rng)
             name = f'{index:05d}.png'
-            cv2.imwrite(osp.join(root, split, 'images', name), image[..., ::-1])
-            cv2.imwrite(osp.join(root, split, 'labels', name), label)
-            cv2.imwrite(osp.join(root, split, 'instances', name), instance)
+            for folder, array in zip(SYNTHETIC_FOLDERS, (image[..., ::-1], label, instance)):
+                png = cv2.imencode('.png', array)[1].tobytes()
+                write(osp.join(root, split, folder, name), png)
         counts[split] = count
     return counts
