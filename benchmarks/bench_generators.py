@@ -29,6 +29,7 @@ import sys
 
 import torch
 
+from clade_mm.apis.config import positive_int
 from clade_mm.apis.precision import GeneratorInference, freeze_for_inference
 from common import (BASELINE, HERE, ROOT, blocky_labels, build_gan, build_generator,
                     compared_norms, cpu_line, interleaved_medians, pairs, published_generators,

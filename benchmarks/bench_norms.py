@@ -16,6 +16,7 @@ import time
 
 import torch
 
+from clade_mm.apis.config import positive_int
 from clade_mm.apis.precision import freeze_for_inference
 from clade_mm.layers import SemanticLayout, semantic_layout
 from clade_mm.layers.layout import unique_inputs

@@ -29,6 +29,7 @@ import urllib.parse
 
 import numpy as np
 
+from clade_mm.apis.config import positive_int
 from clade_mm.layers import norm_families
 from common import ROOT, cpu_line, demo_model, quiet_logs, stroke_maps
 

@@ -13,7 +13,7 @@ import os.path as osp
 import torch
 
 from clade_mm.analysis.modulation import format_table, plot_maps, spade_modulation
-from clade_mm.apis import SemanticSynthesizer, add_cfg_options, load_config
+from clade_mm.apis import SemanticSynthesizer, add_cfg_options, load_config, positive_int
 from clade_mm.engine.hooks import label_palette
 
 
@@ -22,7 +22,7 @@ def main():
     parser.add_argument('config')
     parser.add_argument('checkpoint')
     parser.add_argument('--labels', help='folder of label maps (default: the test set)')
-    parser.add_argument('--num', type=int, default=8, help='label maps to analyse')
+    parser.add_argument('--num', type=positive_int, default=8, help='label maps to analyse')
     parser.add_argument('--out-dir', default='work_dirs/modulation')
     add_cfg_options(parser)
     args = parser.parse_args()

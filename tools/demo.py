@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from clade_mm.apis import SemanticSynthesizer
+from clade_mm.apis import SemanticSynthesizer, positive_int
 from clade_mm.datasets import SYNTHETIC_CLASSES, read_image, read_map, write_synthetic_dataset
 from clade_mm.engine.hooks import label_palette, sample_grid
 from clade_mm.evaluation import SegmentationScore
@@ -53,7 +53,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--work-dir', default='work_dirs/demo')
     parser.add_argument('--data-root', default='data/synthetic')
-    parser.add_argument('--grid-rows', type=int, default=6)
+    parser.add_argument('--grid-rows', type=positive_int, default=6)
     args = parser.parse_args()
     work_dir = osp.abspath(args.work_dir)
     os.makedirs(work_dir, exist_ok=True)
