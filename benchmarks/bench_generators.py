@@ -186,14 +186,14 @@ def ratios(fwd, defaults, train, memory):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--repeats', type=int, default=5)
-    parser.add_argument('--classes', type=int, default=151)
-    parser.add_argument('--size', type=int, default=256)
+    parser.add_argument('--repeats', type=positive_int, default=5)
+    parser.add_argument('--classes', type=positive_int, default=151)
+    parser.add_argument('--size', type=positive_int, default=256)
     parser.add_argument('--published-code', metavar='DIR',
                         help='a checkout of the published CLADE repository, to time its '
                         'generators beside ours')
-    parser.add_argument('--train-size', type=int, default=128)
-    parser.add_argument('--memory-size', type=int, default=256,
+    parser.add_argument('--train-size', type=positive_int, default=128)
+    parser.add_argument('--memory-size', type=positive_int, default=256,
                         help='image size of the memory measurement (at 128x128 weights and '
                         'optimizer state, 16 bytes a parameter, dominate the activations)')
     args = parser.parse_args()

@@ -70,9 +70,9 @@ def layer_calls(layer, x):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--repeats', type=int, default=15)
-    parser.add_argument('--classes', type=int, default=151)
-    parser.add_argument('--size', type=int, default=256)
+    parser.add_argument('--repeats', type=positive_int, default=15)
+    parser.add_argument('--classes', type=positive_int, default=151)
+    parser.add_argument('--size', type=positive_int, default=256)
     args = parser.parse_args()
     torch.manual_seed(0)
 

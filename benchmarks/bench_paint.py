@@ -148,7 +148,7 @@ def bench_browser(url, model, paths):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--strokes', type=int, default=20)
+    parser.add_argument('--strokes', type=positive_int, default=20)
     parser.add_argument('--no-browser', action='store_true')
     for family in norm_families():  # one flag per family: also that family's models
         parser.add_argument(f'--{slug(family).replace("_", "-")}', dest='families',
