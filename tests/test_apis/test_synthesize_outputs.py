@@ -1,8 +1,10 @@
 """tools/synthesize.py never loses a file and never resizes a map into a wrong shape: the output
 folder is checked before the model loads, names are unique, other files are left alone, and a
-bad file (too large, another aspect ratio, a quantised colour mask) is skipped by name."""
+bad file (too large, another aspect ratio, a quantised colour mask) is skipped by name.
+
+The tool runs in this process (its ``main`` with ``sys.argv`` set; test_synthesize.py runs it
+as a subprocess), with a model loader that records whether the model was loaded."""
 import os
-import subprocess
 import sys
 
 import numpy as np
@@ -13,9 +15,10 @@ from PIL import Image
 from clade_mm.apis.output_folder import OutputFolder, OutputFolderError, output_names
 from clade_mm.datasets import DatasetError
 from ..paths import config_path
-from .test_synthesize import ROOT, make_model
+from ..tools import run_tool
+from .test_synthesize import make_model
 
-LOADED = 'Loads checkpoint'  # mmengine's log line: the model was loaded
+LOADED = 'the model was loaded'
 
 
 @pytest.fixture(scope='module')
@@ -23,10 +26,21 @@ def model(tmp_path_factory):
     return make_model(tmp_path_factory.mktemp('model'))
 
 
-def synthesize(model, *args):
-    config, checkpoint = model
-    return subprocess.run([sys.executable, 'tools/synthesize.py', config, checkpoint,
-                           *map(str, args)], capture_output=True, text=True, cwd=ROOT)
+@pytest.fixture
+def synthesize(model, monkeypatch, capsys):
+    """``synthesize(*args)`` runs ``tools/synthesize.py CONFIG CHECKPOINT *args``; its stderr
+    says :data:`LOADED` if the model was loaded."""
+    from clade_mm.apis import SemanticSynthesizer
+
+    def loading(*args, **kwargs):
+        print(LOADED, file=sys.stderr)
+        return SemanticSynthesizer(*args, **kwargs)
+    loading.list_inputs = SemanticSynthesizer.list_inputs
+
+    def run(*args):
+        return run_tool('synthesize', *model, *args, monkeypatch=monkeypatch, capsys=capsys,
+                        replace=dict(SemanticSynthesizer=loading))
+    return run
 
 
 def contents(folder):
@@ -37,7 +51,7 @@ def save(path, ids, mode=None):
     Image.fromarray(ids, mode).save(path)
 
 
-def test_a_folder_of_hard_cases_writes_the_good_maps_and_names_the_rest(model, tmp_path):
+def test_a_folder_of_hard_cases_writes_the_good_maps_and_names_the_rest(synthesize, tmp_path):
     maps = tmp_path / 'maps'
     maps.mkdir()
     save(maps / 'a.png', np.zeros((64, 64), np.uint8))
@@ -51,7 +65,7 @@ def test_a_folder_of_hard_cases_writes_the_good_maps_and_names_the_rest(model, t
     assert (np.asarray(quantised) != ids).mean() > 0.2  # its indices are not the classes
     quantised.save(maps / 'quantised.png')
     before = contents(maps)
-    run = synthesize(model, maps, tmp_path / 'out')
+    run = synthesize(maps, tmp_path / 'out')
     assert run.returncode == 1, run.stderr[-2000:]
     assert contents(maps) == before
     written = sorted(os.listdir(tmp_path / 'out'))
@@ -66,18 +80,18 @@ def test_a_folder_of_hard_cases_writes_the_good_maps_and_names_the_rest(model, t
         "colours disagree with the dataset's palette" in run.stderr
     assert 'wrote 3 of 6' in run.stdout and '3 skipped' in run.stdout
 
-    crop = synthesize(model, maps / 'wide.png', tmp_path / 'out', '--aspect', 'crop')
+    crop = synthesize(maps / 'wide.png', tmp_path / 'out', '--aspect', 'crop')
     assert crop.returncode == 0, crop.stderr[-2000:]
     assert np.asarray(Image.open(tmp_path / 'out/wide.png')).shape == (64, 64, 3)
 
 
-def test_the_output_folder_is_checked_before_the_model_loads(model, tmp_path):
+def test_the_output_folder_is_checked_before_the_model_loads(synthesize, tmp_path):
     maps = tmp_path / 'maps'
     maps.mkdir()
     for i in range(3):
         save(maps / f'{i}.png', np.full((64, 64), i, np.uint8))
     before = contents(maps)
-    same = synthesize(model, maps, maps)  # wrote 3 photos over the 3 label maps before
+    same = synthesize(maps, maps)  # wrote 3 photos over the 3 label maps before
     assert same.returncode == 1 and LOADED not in same.stderr
     assert 'error: the output folder' in same.stderr and 'holds the input label maps' in \
         same.stderr
@@ -85,21 +99,19 @@ def test_the_output_folder_is_checked_before_the_model_loads(model, tmp_path):
     (tmp_path / 'a_file').write_text('notes')
     for output, message in ((tmp_path / 'a_file', 'is a file, not a folder'),
                             (tmp_path / 'a_file' / 'sub', 'a_file is a file. Give a folder')):
-        run = synthesize(model, maps, output)
+        run = synthesize(maps, output)
         assert run.returncode == 1 and message in run.stderr and LOADED not in run.stderr
     assert (tmp_path / 'a_file').read_text() == 'notes'
-    late = synthesize(model, maps, tmp_path / 'new' / 'out', '--cfg-options',
+    late = synthesize(maps, tmp_path / 'new' / 'out', '--cfg-options',
                       'model.generator.num_classes=8')  # the model does not load
     assert late.returncode == 1 and 'class count' in late.stderr
     assert not (tmp_path / 'new').exists()  # no empty folder left behind
-    refused = subprocess.run([sys.executable, 'tools/synthesize.py', 'c.py', 'w.pth', str(maps),
-                              str(tmp_path / 'out'), '--num-samples', '0'],
-                             capture_output=True, text=True, cwd=ROOT)
-    assert refused.returncode == 2
+    refused = synthesize(maps, tmp_path / 'out', '--num-samples', '0')
+    assert refused.returncode == 2 and LOADED not in refused.stderr
     assert 'argument --num-samples: 0 is less than 1' in refused.stderr
 
 
-def test_files_the_tool_did_not_write_are_never_overwritten(model, tmp_path):
+def test_files_the_tool_did_not_write_are_never_overwritten(synthesize, tmp_path):
     maps = tmp_path / 'maps'
     maps.mkdir()
     for i in range(2):
@@ -108,15 +120,15 @@ def test_files_the_tool_did_not_write_are_never_overwritten(model, tmp_path):
     out.mkdir()
     (out / '1.png').write_bytes(b'a photo of the user')
     (out / '.notes.tmp').write_text('keep me')
-    run = synthesize(model, maps, out)
+    run = synthesize(maps, out)
     assert run.returncode == 1 and LOADED not in run.stderr
     assert ('1 file(s) in' in run.stderr and 'would be overwritten but were not written by this '
             'tool: 1.png. Nothing was written') in run.stderr
     assert sorted(os.listdir(out)) == ['.notes.tmp', '1.png']
     assert (out / '1.png').read_bytes() == b'a photo of the user'
     os.remove(out / '1.png')
-    assert synthesize(model, maps, out).returncode == 0
-    again = synthesize(model, maps, out)  # its own earlier images: replaced
+    assert synthesize(maps, out).returncode == 0
+    again = synthesize(maps, out)  # its own earlier images: replaced
     assert again.returncode == 0, again.stderr[-2000:]
     assert (out / '.notes.tmp').read_text() == 'keep me'
     assert (out / '.clade-mm-synthesize-outputs').read_text().split() == ['0.png', '1.png']

@@ -3,8 +3,6 @@ ids wrapped by a remapping table, quantised colour masks read as ids, images ove
 and the ADE20k-outdoor selection's own file reading."""
 import os
 import os.path as osp
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -18,6 +16,8 @@ from clade_mm.datasets.check import scan_dataset
 from clade_mm.datasets.image_files import read_image, read_map, read_stored_map
 from clade_mm.datasets.transforms import LoadSemanticSample
 from mmagic.registry import DATASETS
+from tests.paths import config_path
+from tests.tools import run_tool
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 COCO = dict(num_classes=183, label_mapping={255: 182})  # the COCO-Stuff configs' loader
@@ -115,7 +115,8 @@ def test_palette_pngs_that_agree_with_the_classes_are_read_as_ids(tmp_path, embe
     assert 'palette-indexed    1 label maps (' in report.format()
 
 
-def test_check_dataset_reports_palette_pngs_where_the_config_has_no_palette(tmp_path):
+def test_check_dataset_reports_palette_pngs_where_the_config_has_no_palette(
+        tmp_path, monkeypatch, capsys):
     """ADE20k's config names no colours: a quantised mask cannot be refused, so it is reported,
     with its palette's distinct colours."""
     ids = np.where(np.arange(48)[:, None] < 24, 3, 10).repeat(64, 1).astype(np.uint8)
@@ -128,12 +129,10 @@ def test_check_dataset_reports_palette_pngs_where_the_config_has_no_palette(tmp_
             tmp_path / 'images' / split / 'ADE_1.jpg')
     quantised_colour_mask(ids, colours).save(tmp_path / 'annotations/training/ADE_1.png')
     Image.fromarray(ids).save(tmp_path / 'annotations/validation/ADE_1.png')
-    run = subprocess.run(
-        [sys.executable, 'tools/check_dataset.py', 'configs/clade/clade_ade20k.py',
-         '--out-dir', str(tmp_path / 'out'), '--cfg-options',
-         f'train_dataloader.dataset.data_root={tmp_path}',
-         f'test_dataloader.dataset.data_root={tmp_path}'],
-        capture_output=True, text=True, cwd=ROOT)
+    run = run_tool('check_dataset', config_path('clade_ade20k'), '--out-dir', tmp_path / 'out',
+                   '--cfg-options', f'train_dataloader.dataset.data_root={tmp_path}',
+                   f'test_dataloader.dataset.data_root={tmp_path}', monkeypatch=monkeypatch,
+                   capsys=capsys)
     assert run.returncode == 0, run.stderr[-2000:]
     train, test = run.stdout.split('clade_ade20k, test split')  # every split is checked
     assert 'clade_ade20k, train split' in train
@@ -143,15 +142,14 @@ def test_check_dataset_reports_palette_pngs_where_the_config_has_no_palette(tmp_
     assert osp.isfile(tmp_path / 'out/clade_ade20k_test_class_pixels.png')
 
 
-def test_a_split_the_config_lacks_is_one_line_naming_the_config(tmp_path):
-    run = subprocess.run(
-        [sys.executable, 'tools/check_dataset.py', 'configs/clade/clade_ade20k.py', '--split',
-         'val', '--out-dir', str(tmp_path), '--cfg-options',
-         f'val_dataloader.dataset.data_root={tmp_path}'],
-        capture_output=True, text=True, cwd=ROOT)
+def test_a_split_the_config_lacks_is_one_line_naming_the_config(tmp_path, monkeypatch, capsys):
+    config = config_path('clade_ade20k')
+    run = run_tool('check_dataset', config, '--split', 'val', '--out-dir', tmp_path,
+                   '--cfg-options', f'val_dataloader.dataset.data_root={tmp_path}',
+                   monkeypatch=monkeypatch, capsys=capsys)
     assert run.returncode == 1
     assert run.stderr.strip().splitlines()[-1] == (
-        'error: configs/clade/clade_ade20k.py defines no val split (no val_dataloader with a '
+        f'error: {config} defines no val split (no val_dataloader with a '
         'dataset type and a LoadSemanticSample pipeline; --cfg-options can only change a split '
         'the config defines); it defines: train, test')
     assert 'Traceback' not in run.stderr

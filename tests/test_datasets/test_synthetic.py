@@ -1,6 +1,4 @@
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -8,8 +6,7 @@ from mmengine.registry import init_default_scope
 
 from clade_mm.datasets import SYNTHETIC_CLASSES, make_scene, write_synthetic_dataset
 from clade_mm.datasets.synthetic import TREE
-
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from tests.tools import run_tool
 
 
 def test_scenes_are_seeded_and_varied():
@@ -66,20 +63,22 @@ def test_missing_partner_is_named(tmp_path):
                               data_prefix=dict(img='train/images', label='train/labels'))
 
 
-def test_the_tool_never_replaces_a_file_it_did_not_write(tmp_path):
+def test_the_tool_never_replaces_a_file_it_did_not_write(tmp_path, monkeypatch, capsys):
+    def make_synthetic_dataset(*args):
+        return run_tool('make_synthetic_dataset', *args, monkeypatch=monkeypatch, capsys=capsys)
+
     root = tmp_path / 'data'
     (root / 'train/labels').mkdir(parents=True)
     (root / 'train/labels/00001.png').write_bytes(b'the user file')
-    command = [sys.executable, 'tools/make_synthetic_dataset.py', str(root), '--num-train',
-               '3', '--num-val', '1']
-    run = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
-    assert run.returncode == 1 and 'would be overwritten but were not written by this tool: ' \
-        '00001.png. Nothing was written' in run.stderr
+    args = (root, '--num-train', '3', '--num-val', '1')
+    run = make_synthetic_dataset(*args)
+    assert run.returncode == 1 and ('would be overwritten but were not written by this tool: '
+                                    '00001.png. Nothing was written') in run.stderr
     assert (root / 'train/labels/00001.png').read_bytes() == b'the user file'
     assert not (root / 'train/labels/00000.png').exists()
     os.remove(root / 'train/labels/00001.png')
     for _ in range(2):  # the second run replaces its own files
-        run = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
+        run = make_synthetic_dataset(*args)
         assert run.returncode == 0, run.stderr[-1500:]
     write_synthetic_dataset(str(tmp_path / 'api'), num_train=3, num_val=1)
     for sub in ('train/images', 'train/labels', 'val/instances'):
