@@ -231,11 +231,9 @@ class SemanticSynthesizer:
             raise DatasetError(
                 f'the instance map is {instances.shape[1]}x{instances.shape[0]} but the label '
                 f'map {labels.shape[1]}x{labels.shape[0]}: they must be pixel-aligned.', 'size')
-        fitted = self.fit(labels, name)
-        if fitted.shape != labels.shape and instances is not None:
-            rows, cols = centre_crop_box(labels.shape[:2], self.image_size)
-            instances = instances[rows, cols]
-        labels = fitted
+        labels = self.fit(labels, name)
+        if instances is not None:  # pixel-aligned, so fitted (cropped) as the labels were
+            instances = self.fit(instances, name)
         label_t = self.model_input(labels)
         named = {}
         if instances is not None:

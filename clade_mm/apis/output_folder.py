@@ -84,8 +84,8 @@ class OutputFolder:
             raise OutputFolderError(f'the output {path} is a file, not a folder: give a folder '
                                     '(it is created if absent).')
         inputs = [osp.abspath(p) for p in inputs]
-        real = osp.realpath(path)
-        if any(osp.realpath(osp.dirname(p)) == real for p in inputs):
+        input_files = {osp.realpath(p) for p in inputs}  # the files, links resolved
+        if osp.realpath(path) in {osp.realpath(osp.dirname(p)) for p in inputs}:
             raise OutputFolderError(
                 f'the output folder {path} holds the input label maps: the images would '
                 'replace or mix with them. Give another folder, e.g. '
@@ -111,7 +111,7 @@ class OutputFolder:
             target = osp.join(path, name)
             if not osp.lexists(target):
                 continue
-            if osp.realpath(target) in {osp.realpath(p) for p in inputs}:
+            if osp.realpath(target) in input_files:
                 raise OutputFolderError(f'{target} is both an input and an output: give another '
                                         'output folder.')
             if name not in ours:
