@@ -44,6 +44,13 @@ class LayoutInput:
             ``rng``, for export checks and tests; ``None``: ``default`` of a layout of
             ``labels``.
         graph_input: an input of the exported graph (``False``: the graph computes it).
+        size: of a non-spatial input, its shape after the batch axis, ``None`` for an axis of
+            any length (``(None, 2, 64)``); checked when given, and what lets a caller give
+            one sample without the batch axis.
+        per_instance: its axis 1 holds one row per instance id of the instance map (row ``k``
+            for id ``k``): a given value needs more rows than the largest id, and a caller
+            can re-draw the rows of chosen instances.
+        aliases: other keywords a caller may give it by (the published code's names).
     """
     name: str
     shape: str
@@ -55,6 +62,9 @@ class LayoutInput:
     random: bool = False
     sample: Optional[Callable[[Tensor, torch.Generator], Tensor]] = None
     graph_input: bool = True
+    size: Optional[Tuple[Optional[int], ...]] = None
+    per_instance: bool = False
+    aliases: Tuple[str, ...] = ()
 
     def sample_for(self, labels: Tensor, rng: torch.Generator) -> Tensor:
         """A valid value of this input for the ``(N, H, W)`` ``labels``, drawn from ``rng``."""
@@ -291,6 +301,15 @@ class SemanticLayout:
         elif spec.integer == value.is_floating_point():
             expected = 'integer ids' if spec.integer else 'float values'
             problem = f'dtype {value.dtype}: expected {expected}'
+        elif spec.size is not None and (value.dim() != len(spec.size) + 1 or any(
+                want is not None and got != want for got, want in zip(value.shape[1:],
+                                                                      spec.size))):
+            problem = f'shape {tuple(value.shape)}'
+        elif spec.per_instance and self.has_instances and not torch.compiler.is_exporting() \
+                and value.shape[1] <= (top := int(self.instances.max())):
+            problem = (f'{value.shape[1]} rows (shape {tuple(value.shape)}), but the instance '
+                       f'map has instance id {top}: give a row per id, at least {top + 1}')
         if problem:
-            raise LayoutError(f'the layout input {spec.name!r} has {problem} (expected '
+            given_as = f' (given as {" or ".join(spec.aliases)}=)' if spec.aliases else ''
+            raise LayoutError(f'the layout input {spec.name!r}{given_as} has {problem} (expected '
                               f'{spec.shape} for a label map of shape ({n}, {h}, {w})).')
