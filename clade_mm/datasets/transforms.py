@@ -76,6 +76,9 @@ class LoadSemanticSample(BaseTransform):
             For converted published CLADE-ICPE checkpoints.
         max_pixels: files with more pixels are refused by name and size before decoding
             (default :data:`~clade_mm.datasets.image_files.DEFAULT_MAX_PIXELS`, 8192 x 8192).
+        instances_from_labels: a sample without an instance map gets one instance per class
+            present (the label map, renumbered): what the published INADE trained on for
+            datasets without instance maps (ADE20k, its ``make_instances.py``).
 
     Adds: ``img`` (H, W, 3) uint8 BGR, ``label`` (H, W) uint8 (int16 beyond 256 classes),
     ``instance`` (H, W) int16 (instances renumbered 0..K-1; edges only need equality) with
@@ -88,7 +91,7 @@ class LoadSemanticSample(BaseTransform):
     def __init__(self, num_classes: int, palette: Union[None, str, Sequence] = None,
                  label_mapping: Optional[Dict[int, int]] = None,
                  instance_format: str = 'auto', position_map: Optional[str] = None,
-                 max_pixels: int = DEFAULT_MAX_PIXELS):
+                 max_pixels: int = DEFAULT_MAX_PIXELS, instances_from_labels: bool = False):
         if instance_format not in INSTANCE_FORMATS:
             raise ValueError(f'instance_format={instance_format!r}: one of {INSTANCE_FORMATS}')
         if position_map not in (None, 'published'):
@@ -102,6 +105,7 @@ class LoadSemanticSample(BaseTransform):
         if isinstance(max_pixels, bool) or not isinstance(max_pixels, int) or max_pixels < 1:
             raise ValueError(f'max_pixels={max_pixels!r}: a number of pixels >= 1')
         self.max_pixels = max_pixels
+        self.instances_from_labels = instances_from_labels
 
     def _remap(self, label: np.ndarray) -> np.ndarray:
         """Stored ids -> classes; the ids were checked first (no negative id reaches the
@@ -142,6 +146,12 @@ class LoadSemanticSample(BaseTransform):
 
     def instance_map(self, raw: np.ndarray, path: Optional[str] = None) -> np.ndarray:
         """An instance map as stored -> ``(H, W)`` int16 instance numbers ``0..K-1``."""
+        return self.instance_numbers(raw, path)[0]
+
+    def instance_numbers(self, raw: np.ndarray,
+                         path: Optional[str] = None) -> Tuple[np.ndarray, np.ndarray]:
+        """An instance map as stored -> ``(H, W)`` int16 instance numbers ``0..K-1`` and the
+        ``(K,)`` stored id of each number (sorted)."""
         rgb = raw.ndim == 3 and raw.shape[2] >= 3
         found = ('an RGB image (panoptic colours)' if rgb else
                  f'a one-channel {raw.dtype.itemsize * 8}-bit id map')
@@ -160,8 +170,10 @@ class LoadSemanticSample(BaseTransform):
         elif raw.ndim != 2 or not np.issubdtype(raw.dtype, np.integer):
             raise DatasetError(f'instance map {_name(path)} has shape {raw.shape} and dtype '
                                f'{raw.dtype}: expected (H, W) integer ids or an RGB panoptic PNG')
-        # Only equality between neighbours matters (edges): renumber 0..K-1 to fit int16.
-        return np.unique(raw, return_inverse=True)[1].reshape(raw.shape).astype(np.int16)
+        # Edges need only equality between neighbours and per-instance inputs a row per id:
+        # renumber 0..K-1 to fit int16 (the stored ids say which row is whose).
+        ids, numbers = np.unique(raw, return_inverse=True)
+        return numbers.reshape(raw.shape).astype(np.int16), ids
 
     def transform(self, results: dict) -> dict:
         img_path, label_path = results['img_path'], results['label_path']
@@ -189,13 +201,17 @@ class LoadSemanticSample(BaseTransform):
             check_same_size(image, instance, img_path, instance_path, 'instance map')
             results['instance'] = instance
             results['instance_storage'] = describe_map(raw)
+        elif self.instances_from_labels:
+            results['instance'] = self.instance_map(label)
+            results['instance_storage'] = 'one instance per class (from the label map)'
         return results
 
     def __repr__(self) -> str:
         return (f'{type(self).__name__}(num_classes={self.num_classes}, '
                 f'palette={None if self.palette is None else len(self.palette)}, '
                 f'label_mapping={self.label_mapping}, instance_format={self.instance_format!r}, '
-                f'position_map={self.position_map!r}, max_pixels={self.max_pixels})')
+                f'position_map={self.position_map!r}, max_pixels={self.max_pixels}, '
+                f'instances_from_labels={self.instances_from_labels})')
 
 
 def published_position_map(ids: np.ndarray) -> np.ndarray:

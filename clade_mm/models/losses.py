@@ -24,17 +24,28 @@ class FeatureMatchingLoss(nn.Module):
 
     Args:
         loss_weight: 10 in the paper.
+        first_layer: match the intermediate features from this one on (0: all). INADE
+            matches only the last (3 with four layers): its samples are meant to differ from
+            the photo in the low-level features.
     """
 
-    def __init__(self, loss_weight: float = 10.0):
+    def __init__(self, loss_weight: float = 10.0, first_layer: int = 0):
         super().__init__()
+        if first_layer < 0:
+            raise ValueError(f'first_layer must be >= 0, got {first_layer}')
         self.loss_weight = loss_weight
+        self.first_layer = first_layer
 
     def forward(self, fake_outputs: List[List[Tensor]],
                 real_outputs: List[List[Tensor]]) -> Tensor:
         loss = 0
         for fake_scale, real_scale in zip(fake_outputs, real_outputs):
-            for fake, real in zip(fake_scale[:-1], real_scale[:-1]):
+            if self.first_layer >= len(fake_scale) - 1:
+                raise ValueError(f'FeatureMatchingLoss(first_layer={self.first_layer}) but the '
+                                 f'discriminator has {len(fake_scale) - 1} intermediate '
+                                 'features: lower first_layer')
+            for fake, real in zip(fake_scale[self.first_layer:-1],
+                                  real_scale[self.first_layer:-1]):
                 loss = loss + F.l1_loss(fake, real.detach())
         return loss * self.loss_weight / len(fake_outputs)
 

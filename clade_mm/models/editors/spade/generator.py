@@ -1,4 +1,5 @@
 """The SPADE-style generator whose every normalization is one config key (``norm_cfg``)."""
+import inspect
 from typing import Optional, Sequence, Tuple
 
 import torch
@@ -92,7 +93,8 @@ class SemanticGenerator(BaseModule):
         z_channels: start from a code ``z`` of this length (256 in the paper) instead of the
             downsampled label map: multi-modal synthesis (``z`` random) and, with
             ``style_encoder``, style-guided synthesis (``z`` from a reference image).
-        style_encoder: a :class:`~clade_mm.models.StyleEncoder` config; it lives inside the
+        style_encoder: a :class:`~clade_mm.models.StyleEncoder` config (or another encoder
+            with its ``encode`` call, e.g. INADE's instance encoder); it lives inside the
             generator so that the generator's optimizer and EMA cover it.
         out_size: ``(H, W)`` of the images; needed only with ``z_channels`` (it fixes the size
             of the first feature map). Otherwise any size whose sides divide by
@@ -125,9 +127,11 @@ class SemanticGenerator(BaseModule):
             if out_size is None:
                 raise ValueError('a generator with z_channels needs out_size=(H, W)')
             self.latent_size = self._latent_size(tuple(out_size))
+            # The published INADE generator calls this code noise_ins.
             self.z_input = LayoutInput(
                 'z', f'(N, {z_channels}) float32 code', 'drawn from N(0, 1) when not given',
-                spatial=False, random=True, default=self._random_z,
+                spatial=False, random=True, default=self._random_z, size=(z_channels, ),
+                aliases=('noise_ins', ),
                 sample=lambda labels, rng: torch.randn(labels.shape[0], z_channels,
                                                        generator=rng).to(labels.device))
             self.fc = nn.Linear(z_channels, 16 * nf * self.latent_size[0] * self.latent_size[1])
@@ -135,10 +139,7 @@ class SemanticGenerator(BaseModule):
             self.latent_size = None
             self.fc = nn.Conv2d(num_classes + int(with_instance_edge), 16 * nf, 3, padding=1)
         if style_encoder is not None:
-            if z_channels is None:
-                raise ValueError('a style encoder needs z_channels (the length of its code)')
-            self.style_encoder = MODELS.build(style_encoder,
-                                              default_args=dict(z_channels=z_channels))
+            self.style_encoder = self._build_encoder(style_encoder, z_channels)
 
         def block(fin, fout):
             return SemanticResBlock(fin, fout, norm_cfg, num_classes, with_instance_edge,
@@ -156,6 +157,19 @@ class SemanticGenerator(BaseModule):
             self.up_4 = block(nf, nf // 2)
             final_channels = nf // 2
         self.conv_img = nn.Conv2d(final_channels, 3, 3, padding=1)
+
+    @staticmethod
+    def _build_encoder(cfg: dict, z_channels: Optional[int]) -> nn.Module:
+        """The style encoder; one that codes ``z`` gets the generator's ``z_channels``."""
+        encoder_type = cfg['type']
+        encoder_cls = encoder_type if isinstance(encoder_type, type) else MODELS.get(encoder_type)
+        if encoder_cls is None:
+            raise KeyError(f'style encoder type {encoder_type!r} is not registered')
+        if 'z_channels' not in inspect.signature(encoder_cls).parameters:
+            return MODELS.build(cfg)
+        if z_channels is None:
+            raise ValueError('a style encoder needs z_channels (the length of its code)')
+        return MODELS.build(cfg, default_args=dict(z_channels=z_channels))
 
     def _random_z(self, layout: SemanticLayout, device: torch.device) -> Tensor:
         return torch.randn(layout.batch_size, self.z_channels, device=device)

@@ -13,7 +13,7 @@ from mmagic.models.base_models import BaseGAN
 from mmagic.registry import MODELS
 from mmagic.structures import DataSample
 
-from ....layers.layout import inputs_read_by
+from ....layers.layout import SemanticLayout, inputs_read_by
 from ...generator_weights import check_gan_state_dict
 
 SampleList = List[DataSample]
@@ -80,16 +80,18 @@ class SemanticGAN(BaseGAN):
         return getattr(getattr(generator, 'module', generator), 'style_encoder', None)
 
     def _generate(self, generator, inputs: dict,
-                  style: Optional[Tensor] = None) -> Tuple[Tensor, Optional[Tuple[Tensor, Tensor]]]:
-        """Images from the label maps; with a style encoder, ``z`` comes from ``style`` images
-        (and ``(mu, logvar)`` is returned for the KL loss) or, without them, from N(0, 1)."""
+                  style: Optional[Tensor] = None
+                  ) -> Tuple[Tensor, Optional[List[Tuple[Tensor, Tensor]]]]:
+        """Images from the label maps; with a style encoder, what it encodes (``z``, INADE's
+        instance noise) comes from ``style`` images (and the posteriors ``[(mu, logvar)]`` are
+        returned for the KL loss) or, without them, from N(0, 1)."""
         labels, named = self._semantic_inputs(inputs)
-        posterior = None
+        posteriors = None
         encoder = self._style_encoder(generator)
         if encoder is not None and style is not None:
-            mu, logvar = encoder(style)
-            named['z'], posterior = encoder.sample(mu, logvar), (mu, logvar)
-        return generator(labels, **inputs_read_by(generator, named)), posterior
+            encoded, posteriors = encoder.encode(style, SemanticLayout(labels, **named))
+            named.update(encoded)
+        return generator(labels, **inputs_read_by(generator, named)), posteriors
 
     def _discriminate(self, fake: Tensor, real: Tensor,
                       inputs: dict) -> Tuple[List[List[Tensor]], List[List[Tensor]]]:
@@ -145,8 +147,8 @@ class SemanticGAN(BaseGAN):
             losses['loss_gen_feat'] = self.feature_matching_loss(fake_out, real_out)
         if self.perceptual_loss is not None:
             losses['loss_gen_vgg'] = self.perceptual_loss(fake, real)
-        if posterior is not None and self.kl_loss is not None:
-            losses['loss_gen_kl'] = self.kl_loss(*posterior)
+        if posterior is not None and self.kl_loss is not None:  # averaged over posteriors
+            losses['loss_gen_kl'] = sum(self.kl_loss(*p) for p in posterior) / len(posterior)
         loss, log_vars = self.parse_losses(losses)
         optimizer_wrapper.update_params(loss)
         return log_vars
@@ -168,9 +170,12 @@ class SemanticGAN(BaseGAN):
         if inputs.get('z') is not None:
             named['z'] = inputs['z']
         encoder = self._style_encoder(generator)
-        if 'z' not in named and encoder is not None and inputs.get('style') is not None:
-            # the posterior mean: deterministic style transfer
-            named['z'] = encoder(inputs['style'])[0]
+        if encoder is not None and inputs.get('style') is not None:
+            # the posterior mean: deterministic style transfer; given codes are kept
+            encoded, _ = encoder.encode(inputs['style'], SemanticLayout(labels, **named),
+                                        sample=False)
+            for name, value in encoded.items():
+                named.setdefault(name, value)
         fake = generator(labels, **inputs_read_by(generator, named))
         sample = DataSample()
         if data_samples:

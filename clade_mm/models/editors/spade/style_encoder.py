@@ -1,5 +1,5 @@
 """The style encoder of multi-modal and style-guided synthesis (SPADE's VAE encoder)."""
-from typing import Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import torch
 import torch.nn as nn
@@ -21,7 +21,12 @@ class StyleEncoder(BaseModule):
     ``Linear(8 ngf * s * s -> z_channels)`` with ``s = input_size / 64``.
 
     Shapes: ``(N, 3, H, W) -> ((N, z_channels), (N, z_channels))``.
+
+    Encoders of a generator (its ``style_encoder``) share one call, :meth:`encode`: what the
+    generator and the synthesis API use, whatever the encoder gives the generator.
     """
+    # One code for the whole image: a reference photo needs no label map.
+    needs_reference_labels = False
 
     def __init__(self, base_channels: int = 64, z_channels: int = 256, input_size: int = 256,
                  init_cfg: Optional[dict] = None):
@@ -48,7 +53,16 @@ class StyleEncoder(BaseModule):
         x = self.layers(images).flatten(1)
         return self.fc_mu(x), self.fc_var(x)
 
-    @staticmethod
-    def sample(mu: Tensor, logvar: Tensor) -> Tensor:
-        """The reparameterised ``z = mu + eps * exp(logvar / 2)``."""
-        return mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+    def encode(self, images: Tensor, layout=None, sample: bool = True,
+               generator: Optional[torch.Generator] = None, target=None
+               ) -> Tuple[Dict[str, Tensor], List[Tuple[Tensor, Tensor]]]:
+        """The generator's inputs that give it the style of ``images`` (``{'z': ...}``: the
+        reparameterised ``mu + eps * exp(logvar / 2)``, or ``mu`` without ``sample``) and the
+        posteriors ``[(mu, logvar)]`` for the KL loss. ``layout`` and ``target`` (the label
+        maps of the images and of what is synthesised) are not needed: the code is global."""
+        mu, logvar = self(images)
+        z = mu
+        if sample:
+            z = mu + torch.randn(mu.shape, generator=generator).to(mu.device) * \
+                torch.exp(0.5 * logvar)
+        return {'z': z}, [(mu, logvar)]
