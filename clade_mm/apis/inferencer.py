@@ -1,10 +1,11 @@
 """Turn label maps into images with a trained model: ``SemanticSynthesizer(config, checkpoint)``."""
 import os
 import os.path as osp
-from typing import List, Optional, Sequence, Tuple, Union
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from mmengine.config import Config
 from mmengine.runner.checkpoint import CheckpointLoader
 
@@ -13,7 +14,7 @@ from ..datasets.metainfo import dataset_palette
 from ..datasets.transforms import (LoadSemanticSample, published_position_map, resize_map,
                                    resize_position)
 from ..datasets.validation import DatasetError, _name, check_label_range, label_ids
-from ..layers.layout import inputs_read_by, missing_inputs
+from ..layers.layout import LayoutInput, SemanticLayout, inputs_read_by, missing_inputs
 from .precision import GeneratorInference
 
 MAP_SUFFIXES = ('.png', '.bmp', '.tif', '.tiff')
@@ -172,12 +173,6 @@ class SemanticSynthesizer:
         return [(osp.basename(s) if isinstance(s, str) else f'array {i}', s)
                 for i, s in enumerate(source)]
 
-    def _style_tensor(self, style: Union[str, np.ndarray]) -> torch.Tensor:
-        rgb = (read_image(style, self.loader.max_pixels)[..., ::-1] if isinstance(style, str)
-               else style)
-        x = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1).float()[None]
-        return (x / 127.5 - 1).to(self.device)
-
     def fit(self, ids: np.ndarray, name: str = '<array>') -> np.ndarray:
         """An ``(H, W)`` map of the model's aspect ratio (``image_size``): itself, its centred
         crop (``aspect='crop'``) or, for ``'stretch'``, itself to be squashed by resizing;
@@ -206,31 +201,163 @@ class SemanticSynthesizer:
         return torch.from_numpy(ids.astype(np.int64))[None].to(self.device)
 
     # --- synthesis ----------------------------------------------------------------------
+    def _input_specs(self) -> Dict[str, LayoutInput]:
+        """The generator's layout inputs by every keyword they may be given by."""
+        specs = {}
+        for spec in self.generator.layout_inputs():
+            for keyword in (spec.name, ) + spec.aliases:
+                specs[keyword] = spec
+        return specs
+
+    def _given_input(self, spec: LayoutInput, keyword: str, value) -> torch.Tensor:
+        """A caller's value of a non-spatial input as a float32 batch of one."""
+        tensor = torch.as_tensor(np.asarray(value, dtype=np.float32))
+        if spec.size is not None and tensor.dim() == len(spec.size):
+            tensor = tensor[None]  # one sample given without the batch axis
+        if tensor.dim() < 1 or tensor.shape[0] != 1:
+            raise ValueError(f'{keyword} has shape {tuple(np.shape(value))}: expected '
+                             f'{spec.shape} with N = 1 (or without the batch axis): '
+                             'synthesize takes one label map at a time')
+        return tensor
+
+    @staticmethod
+    def _draw(spec: LayoutInput, rows: int, rng: torch.Generator) -> Optional[torch.Tensor]:
+        """A seeded N(0, 1) draw of a random input whose size is declared (``rows`` for the
+        per-instance axis); ``None`` for one the generator draws itself."""
+        if spec.size is None:
+            return None
+        return torch.randn((1, ) + tuple(rows if d is None else d for d in spec.size),
+                           generator=rng)
+
+    def _reference_inputs(self, encoder, reference, reference_labels, reference_instances,
+                          target: SemanticLayout, sample: bool,
+                          rng: torch.Generator) -> Dict[str, torch.Tensor]:
+        """What the style encoder gives the generator for a reference photo (and, for an
+        encoder that needs them, its label and instance maps)."""
+        photo = read_image(reference, self.loader.max_pixels)[..., ::-1] \
+            if isinstance(reference, str) else np.asarray(reference)
+        name = reference if isinstance(reference, str) else 'the reference photo'
+        layout = None
+        if encoder.needs_reference_labels:
+            if reference_labels is None:
+                raise ValueError(
+                    'this model copies the look of each instance from a reference by class: '
+                    'give the reference photo\'s label map too (reference_labels=..., '
+                    '--reference-labels MAP on the command line)')
+            ref_name = reference_labels if isinstance(reference_labels, str) else \
+                'the reference label map'
+            ref_labels = self.read_labels(reference_labels, ref_name)
+            check_label_range(ref_labels, self.generator.num_classes, ref_name)
+            if ref_labels.shape[:2] != photo.shape[:2]:
+                raise DatasetError(
+                    f'{_name(name)} is {photo.shape[1]}x{photo.shape[0]} but its label map '
+                    f'{_name(ref_name)} is {ref_labels.shape[1]}x{ref_labels.shape[0]}: they '
+                    'must be pixel-aligned.', 'size')
+            if reference_instances is None:  # one instance per class of the reference
+                ref_instances = self.loader.instance_map(ref_labels, ref_name)
+            else:
+                ref_instances = self.read_instances(reference_instances, 'reference instances')
+                if ref_instances.shape[:2] != ref_labels.shape[:2]:
+                    raise DatasetError('the reference instance map and label map differ in '
+                                       'size: they must be pixel-aligned.', 'size')
+            photo = photo[self._crop_box(ref_labels.shape[:2])]
+            layout = SemanticLayout(self.model_input(self.fit(ref_labels, ref_name)),
+                                    instances=self.model_input(self.fit(ref_instances, ref_name)))
+        image = torch.from_numpy(np.ascontiguousarray(photo)).permute(2, 0, 1).float()[None]
+        image = (image / 127.5 - 1).to(self.device)
+        size = tuple(layout.labels.shape[-2:]) if layout is not None else None
+        if size is not None and tuple(image.shape[-2:]) != size:
+            image = F.interpolate(image, size=size, mode='bilinear', align_corners=False)
+        encoded, _ = encoder.encode(image, layout, sample=sample, generator=rng, target=target)
+        return encoded
+
+    def _crop_box(self, size: Tuple[int, int]) -> Tuple[slice, slice]:
+        """The part of an ``(h, w)`` map that :meth:`fit` keeps."""
+        if self.image_size and self.aspect == 'crop' and not same_aspect(size, self.image_size):
+            return centre_crop_box(size, self.image_size)
+        return slice(None), slice(None)
+
     @torch.no_grad()
     def synthesize(self, labels: np.ndarray, instances: Optional[np.ndarray] = None,
                    style: Union[None, str, np.ndarray] = None, seed: Optional[int] = None,
-                   num_samples: int = 1, name: str = 'array') -> List[np.ndarray]:
+                   num_samples: int = 1, name: str = 'array',
+                   reference: Union[None, str, np.ndarray] = None,
+                   reference_labels: Union[None, str, np.ndarray] = None,
+                   reference_instances: Union[None, str, np.ndarray] = None,
+                   resample: Optional[Sequence[int]] = None, return_inputs: bool = False,
+                   as_float: bool = False, **inputs):
         """Images for one label map of class ids (as :meth:`read_labels` gives it; ``name``
-        names it in errors): ``num_samples`` (H, W, 3) uint8 RGB arrays."""
+        names it in errors): ``num_samples`` (H, W, 3) uint8 RGB arrays.
+
+        Args:
+            instances: the instance map (ids as stored), for models that read one; a model
+                whose data config makes instances from the labels gets those when not given.
+            style / reference: a reference photo (path or RGB array) whose look the model's
+                style encoder copies (``style`` is the older name). An encoder that copies per
+                instance (INADE's) also needs ``reference_labels`` (and takes
+                ``reference_instances``; default: one instance per class).
+            seed: of every random draw (the code ``z``, per-instance noise, sampling).
+            num_samples: images per label map; the random inputs not given are drawn anew for
+                each (with ``resample``, only the listed instances' rows).
+            resample: instance ids (as in ``instances``) whose per-instance noise is drawn
+                anew; the other instances keep theirs (the given one, else the first draw).
+            **inputs: the generator's layout inputs by name or alias, one sample each, with or
+                without the batch axis: INADE's ``noise`` ``(K, 2, noise_nc)`` (row ``k`` is
+                instance id ``k`` of ``instances``) and ``noise_ins`` ``(z_dim,)``, SPADE's
+                ``z``.
+            as_float: return the generator's float32 (H, W, 3) RGB output in [-1, 1] as it
+                is, instead of 8-bit images (for comparisons with other code).
+            return_inputs: also return, per image, the random inputs it was made with, by
+                layout name, per-instance rows by instance id (ids absent from the map: zero
+                rows): given back as ``**inputs`` they make the same image.
+
+        Returns:
+            the images, or ``(images, inputs)`` with ``return_inputs``.
+        """
+        if style is not None and reference is not None:
+            raise ValueError('give the reference photo once: style= and reference= are the '
+                             'same argument')
+        reference = reference if reference is not None else style
+        specs = self._input_specs()
+        unknown = sorted(k for k in inputs if k not in specs)
+        if unknown:
+            raise TypeError(f'synthesize() got inputs this model does not read: '
+                            f'{", ".join(unknown)}; it reads '
+                            f'{", ".join(sorted(specs)) or "none"} besides the label map')
         labels = label_ids(np.asarray(labels), name)
         check_label_range(labels, self.generator.num_classes, name)
+        if instances is None and self.loader.instances_from_labels:
+            instances = labels
         missing = missing_inputs(self.generator, dict(instances=instances))
         if missing:
             raise ValueError('; '.join(f'this model reads {spec.name} ({spec.shape}): '
                                        f'{spec.how_to_give}' for spec in missing))
         encoder = getattr(self.generator, 'style_encoder', None)
-        if style is not None and encoder is None:
-            raise ValueError('style images need a generator with a style encoder '
+        if reference is not None and encoder is None:
+            raise ValueError('a reference (style) photo needs a generator with a style encoder '
                              '(generator.style_encoder in the config)')
-        if num_samples > 1 and self.generator.z_channels is None:
-            raise ValueError('this generator is deterministic (no z_channels): one image per '
-                             'label map; use a config with a style encoder for variety')
+        random_specs = [spec for spec in self.generator.layout_inputs() if spec.random]
+        if num_samples > 1 and not random_specs:
+            raise ValueError('this generator is deterministic (no random input): one image '
+                             'per label map; use a config with a style encoder for variety')
+        ids = None
         if instances is not None:
-            instances = self.loader.instance_map(np.asarray(instances), f'instances of {name}')
+            instances, ids = self.loader.instance_numbers(np.asarray(instances),
+                                                          f'instances of {name}')
         if instances is not None and instances.shape[:2] != labels.shape[:2]:
             raise DatasetError(
                 f'the instance map is {instances.shape[1]}x{instances.shape[0]} but the label '
                 f'map {labels.shape[1]}x{labels.shape[0]}: they must be pixel-aligned.', 'size')
+        per_instance = [spec for spec in random_specs if spec.per_instance]
+        if resample is not None:
+            if not per_instance or ids is None:
+                raise ValueError('resample= re-draws per-instance noise, which this model does '
+                                 'not read')
+            unknown_ids = sorted(set(int(i) for i in resample) - set(ids.tolist()))
+            if unknown_ids:
+                raise ValueError(f'resample: instance id(s) {unknown_ids} are not in the '
+                                 f'instance map of {name} (its ids: '
+                                 f'{", ".join(map(str, ids.tolist()))})')
         labels = self.fit(labels, name)
         if instances is not None:  # pixel-aligned, so fitted (cropped) as the labels were
             instances = self.fit(instances, name)
@@ -244,20 +371,73 @@ class SemanticSynthesizer:
                 position = resize_position(position, self.image_size)
             named['position'] = torch.from_numpy(position).permute(2, 0, 1)[None].to(
                 self.device)
-        generator = torch.Generator().manual_seed(seed) if seed is not None else None
-        outputs = []
-        for _ in range(num_samples):
-            if style is not None:
-                mu, logvar = encoder(self._style_tensor(style))
-                named['z'] = mu if num_samples == 1 else mu + torch.randn(
-                    mu.shape, generator=generator).to(self.device) * torch.exp(0.5 * logvar)
-            elif self.generator.z_channels is not None:
-                named['z'] = torch.randn(1, self.generator.z_channels,
-                                         generator=generator).to(self.device)
-            image = self.inference(label_t, **inputs_read_by(self.generator, named))[0]
-            outputs.append(((image.clamp(-1, 1) + 1) * 127.5).round().byte().permute(
-                1, 2, 0).cpu().numpy())
-        return outputs
+        given = {}
+        for keyword, value in inputs.items():
+            spec = specs[keyword]
+            if spec.name in given:
+                raise ValueError(f'{spec.name} given twice ({keyword}= is another name of it)')
+            if spec.spatial:
+                raise ValueError(f'{keyword} is a map: give it through the data pipeline '
+                                 '(tools/test.py) rather than synthesize()')
+            tensor = self._given_input(spec, keyword, value)
+            if spec.per_instance and ids is not None:
+                if tensor.shape[1] <= ids.max():
+                    raise ValueError(
+                        f'{keyword} has {tensor.shape[1]} rows (shape '
+                        f'{tuple(np.shape(value))}) but the instance map of {name} has '
+                        f'instance id {ids.max()}: row k is instance id k, so give at least '
+                        f'{ids.max() + 1} rows')
+                tensor = tensor[:, torch.from_numpy(ids.astype(np.int64))]  # rows by number
+            given[spec.name] = tensor.to(self.device)
+        rows = len(ids) if ids is not None else 0
+        resampled = None if resample is None else torch.from_numpy(
+            np.searchsorted(ids, np.asarray(list(resample), dtype=ids.dtype)))
+        rng = torch.Generator().manual_seed(seed) if seed is not None else torch.Generator()
+        if seed is None:
+            rng.seed()
+        kept = dict(given)  # what stays the same across samples
+        outputs, used = [], []
+        for index in range(num_samples):
+            draws = dict(kept)
+            for spec in random_specs:
+                drawn = self._draw(spec, rows, rng)
+                if drawn is None:
+                    continue
+                drawn = drawn.to(self.device)
+                if spec.name not in draws:
+                    draws[spec.name] = drawn
+                    if resampled is not None:  # the first draw stays, but for the re-drawn rows
+                        kept[spec.name] = drawn
+                elif resampled is not None and spec.per_instance:
+                    value = draws[spec.name].clone()
+                    value[:, resampled] = drawn[:, resampled]
+                    draws[spec.name] = value
+            if reference is not None:
+                target = SemanticLayout(label_t, **named)
+                encoded = self._reference_inputs(encoder, reference, reference_labels,
+                                                 reference_instances, target, num_samples > 1,
+                                                 rng)
+                for input_name, value in encoded.items():
+                    if input_name not in given:
+                        draws[input_name] = value
+            image = self.inference(label_t, **inputs_read_by(self.generator,
+                                                             {**named, **draws}))[0]
+            if not as_float:
+                image = ((image.clamp(-1, 1) + 1) * 127.5).round().byte()
+            outputs.append(image.permute(1, 2, 0).cpu().numpy())
+            used.append({spec.name: self._as_given(spec, draws[spec.name], ids)
+                         for spec in random_specs if spec.name in draws})
+        return (outputs, used) if return_inputs else outputs
+
+    @staticmethod
+    def _as_given(spec: LayoutInput, value: torch.Tensor, ids: Optional[np.ndarray]) -> np.ndarray:
+        """An input as a caller gives it: per-instance rows by instance id."""
+        value = value.cpu()
+        if spec.per_instance and ids is not None:
+            by_id = value.new_zeros(value.shape[0], int(ids.max()) + 1, *value.shape[2:])
+            by_id[:, torch.from_numpy(ids.astype(np.int64))] = value
+            value = by_id
+        return value.numpy()
 
     def __call__(self, labels: LabelInput, **kwargs) -> List[np.ndarray]:
         """Images for a label map, a list of them, or a folder; see :meth:`synthesize`."""
