@@ -16,3 +16,6 @@ def config_path(name: str) -> str:
 # The SPADE-family configs: every dataset for SPADE, CLADE and CLADE-ICPE.
 SPADE_FAMILY_CONFIGS = sorted(glob.glob(osp.join('configs', 'clade', '*.py')) +
                               glob.glob(osp.join('configs', 'spade', '*.py')))
+
+# The INADE configs: SPADE's generator with INADE norms, a z code and the instance encoder.
+INADE_CONFIGS = sorted(glob.glob(osp.join('configs', 'inade', '*.py')))

@@ -6,7 +6,7 @@ import pytest
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
-from tests.paths import SPADE_FAMILY_CONFIGS, config_path
+from tests.paths import INADE_CONFIGS, SPADE_FAMILY_CONFIGS, config_path
 
 CONFIGS = SPADE_FAMILY_CONFIGS
 EXPECTED = {  # the published settings
@@ -45,6 +45,40 @@ def test_config_defaults_and_build(path):
     init_default_scope('mmagic')
     from mmagic.registry import MODELS
     if dataset == 'synthetic':  # small: build the whole GAN
+        MODELS.build(cfg.model)
+
+
+@pytest.mark.parametrize('path', INADE_CONFIGS)
+def test_inade_config_defaults_and_build(path):
+    """The published INADE settings: the SPADE dataset settings, INADE norms without instance
+    edges (the discriminator takes them), a z code of the image's latent size, the instance
+    encoder of the norms' noise size, and the published losses."""
+    cfg = Config.fromfile(path)
+    dataset = osp.basename(path)[:-3].split('_', 1)[1]
+    num_classes, _, mode, size = EXPECTED[dataset]
+    gen = cfg.model.generator
+    assert gen.num_classes == cfg.model.discriminator.num_classes == num_classes
+    assert gen.with_instance_edge is False and cfg.model.discriminator.with_instance_edge
+    assert gen.get('num_upsampling_layers', 'normal') == mode
+    assert tuple(cfg.image_size) == tuple(gen.out_size) == size
+    assert gen.norm_cfg.type == 'INADE'
+    assert gen.style_encoder.type == 'InstanceStyleEncoder'
+    assert gen.style_encoder.noise_channels == gen.norm_cfg.noise_channels
+    intermediate = cfg.model.discriminator.get('num_layers', 4)
+    assert cfg.model.feature_matching_loss.first_layer == intermediate - 1
+    if dataset != 'synthetic':
+        assert (gen.z_channels, gen.norm_cfg.noise_channels) == (256, 64)
+        assert cfg.model.perceptual_loss.layer_weights[:3] == (0.0, 0.0, 0.0)
+    for split in ('train', 'test'):  # every sample reaches the model with an instance map
+        dataset = cfg[f'{split}_dataloader'].dataset
+        layouts = dataset.data_prefix if isinstance(dataset.data_prefix, list) else \
+            [dataset.data_prefix]
+        assert 'instance' in dataset.pipeline[-1]['keys']
+        assert dataset.pipeline[0].get('instances_from_labels') or \
+            all(layout.get('instance') for layout in layouts)
+    init_default_scope('mmagic')
+    from mmagic.registry import MODELS
+    if dataset == 'synthetic':
         MODELS.build(cfg.model)
 
 

@@ -16,7 +16,7 @@ from mmengine.config import Config
 from PIL import Image
 
 from clade_mm.datasets import write_synthetic_dataset
-from tests.paths import SPADE_FAMILY_CONFIGS
+from tests.paths import INADE_CONFIGS, SPADE_FAMILY_CONFIGS
 from tests.weights import write_fake_inception, write_random_segmentor, write_random_vgg19
 
 CONFIGS = SPADE_FAMILY_CONFIGS
@@ -104,7 +104,9 @@ def stand_ins(tmp_path_factory):
     return dict(files=files, segmentors=segmentors, trees=trees, root=root)
 
 
-@pytest.mark.parametrize('path', CONFIGS)
+# INADE's synthetic config trains and tests here; its full-size ones share the evaluators and
+# datasets of the SPADE configs above, and their instance maps are checked below.
+@pytest.mark.parametrize('path', CONFIGS + [p for p in INADE_CONFIGS if 'synthetic' in p])
 def test_config_trains_and_tests_on_its_dataset_layout(path, stand_ins, tmp_path):
     from mmengine.runner import Runner
     name = osp.basename(path)[:-3]
@@ -140,6 +142,28 @@ def test_config_trains_and_tests_on_its_dataset_layout(path, stand_ins, tmp_path
     assert all(np.isfinite(metrics[k]) for k in expected if k.startswith('seg/'))
     grids = glob.glob(f'{cfg.work_dir}/**/vis_image/*.png', recursive=True)
     assert grids, 'the sample grid hook wrote no image'
+
+
+@pytest.mark.parametrize('path', INADE_CONFIGS)
+def test_inade_configs_give_every_sample_an_instance_map(path, stand_ins):
+    """What INADE's norms read: an instance map per sample, from the dataset's files or, for
+    ADE20k, one instance per class present (the published make_instances.py)."""
+    from mmengine.registry import init_default_scope
+    init_default_scope('mmagic')
+    import clade_mm.datasets  # noqa: F401
+    from mmagic.registry import DATASETS
+    cfg = Config.fromfile(path)
+    for split in ('train', 'test'):
+        dataset_cfg = cfg[f'{split}_dataloader'].dataset
+        dataset_cfg.data_root = stand_ins['trees'][dataset_of(path)]
+        sample = DATASETS.build(dataset_cfg)[0]
+        labels = sample['inputs']['label'].numpy()
+        instances = sample['inputs']['instance'].numpy()
+        assert instances.shape == labels.shape
+        if dataset_cfg.pipeline[0].get('instances_from_labels'):
+            assert len(np.unique(instances)) == len(np.unique(labels))
+            for instance in np.unique(instances):  # each instance is one class
+                assert len(np.unique(labels[instances == instance])) == 1
 
 
 @pytest.mark.parametrize('path', sorted(glob.glob('configs/segmentors/*.py')))
