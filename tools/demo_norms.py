@@ -65,7 +65,9 @@ def main():
         params = sum(p.numel() for p in layer.parameters())
         outs = []
         for cls in (0, 1):  # a whole image of sky, then a whole image of grass
-            with clade_mm.semantic_layout(torch.full_like(labels, cls)):
+            # one instance covering it, for the families that read instances
+            with clade_mm.semantic_layout(torch.full_like(labels, cls),
+                                          instances=torch.zeros_like(labels)):
                 outs.append(layer(flat_features))
         differ = (outs[0] - outs[1]).abs().mean().item()
         with clade_mm.semantic_layout(labels, instances=instances):
