@@ -20,7 +20,8 @@ def run_tool(name: str, *args, monkeypatch, capsys,
     monkeypatch.setattr(sys, 'argv', [path, *map(str, args)])
     code = 0
     try:
-        tool['main']()
+        returned = tool['main']()  # a tool run as sys.exit(main()) returns its code
+        code = returned if isinstance(returned, int) else 0
     except SystemExit as stop:
         if isinstance(stop.code, str):
             print(stop.code, file=sys.stderr)

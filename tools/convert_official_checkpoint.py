@@ -1,4 +1,4 @@
-"""Convert a generator of the published SPADE or CLADE code into a clade-mm checkpoint.
+"""Convert a generator of the published SPADE, CLADE or INADE code into a clade-mm checkpoint.
 
     python tools/convert_official_checkpoint.py SRC DST --config CONFIG [--encoder SRC_E]
                                                 [--allow-unused] [--cfg-options KEY=VALUE ...]
@@ -9,6 +9,14 @@ source key must land on a key of the config's generator with the same shape; oth
 is written and the message names the first mismatch and what to change in the config. DST is
 an mmengine checkpoint for ``tools/test.py CONFIG DST``, ``tools/synthesize.py`` and
 ``load_from``. See ``clade_mm.converters`` (one module per published codebase) for the key mapping.
+
+INADE: the pretrained ``best_net_G.pth`` with ``--encoder best_net_E.pth`` (the downloads'
+``best_net_IE.pth`` is the same file under an older name) and a ``configs/inade/`` config, whose
+instance encoder (``InstanceStyleEncoder``) takes the encoder. The published options must match
+``model.generator``: ``ngf`` (``base_channels``, the encoder's too), ``z_dim`` (``z_channels``),
+the crop (``out_size``), ``noise_nc`` (``norm_cfg.noise_channels`` and
+``style_encoder.noise_channels``; 64, 8 for DeepFashion) and the class count; the message of a
+mismatch names the key to set.
 """
 import argparse
 import sys

@@ -214,7 +214,9 @@ class SemanticSynthesizer:
         tensor = torch.as_tensor(np.asarray(value, dtype=np.float32))
         if spec.size is not None and tensor.dim() == len(spec.size):
             tensor = tensor[None]  # one sample given without the batch axis
-        if tensor.dim() < 1 or tensor.shape[0] != 1:
+        fits = spec.size is None or (tensor.dim() == len(spec.size) + 1 and all(
+            want is None or got == want for got, want in zip(tensor.shape[1:], spec.size)))
+        if tensor.dim() < 1 or tensor.shape[0] != 1 or not fits:
             raise ValueError(f'{keyword} has shape {tuple(np.shape(value))}: expected '
                              f'{spec.shape} with N = 1 (or without the batch axis): '
                              'synthesize takes one label map at a time')

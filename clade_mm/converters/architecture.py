@@ -26,16 +26,19 @@ class GeneratorArchitecture:
             ``norm_signatures``), or ``None``.
         base_channels: ``ngf``; ``head_0`` is ``16 ngf`` wide.
         label_channels: channels of the label input: classes plus one with instance edges.
-        num_classes: ``N_c`` (CLADE's bank has a row per class; SPADE's weights only give
-            ``label_channels``).
-        with_instance_edge: CLADE's ``inst_conv``; unknown for SPADE.
-        z_channels: length of the style code when ``fc`` is a Linear (``--use_vae``).
+        num_classes: ``N_c`` (CLADE's bank and INADE's class distributions have a row per
+            class; SPADE's weights only give ``label_channels``).
+        with_instance_edge: CLADE's ``inst_conv``; never for INADE (its norms drop the edge
+            channel); unknown for SPADE.
+        z_channels: length of the code when ``fc`` is a Linear (SPADE's ``--use_vae`` style
+            code; INADE's always, its ``z_dim``).
         start_positions: ``sh * sw`` of the first feature map made by that Linear.
         most: has ``up_4`` (``num_upsampling_layers='most'``). ``'normal'`` and ``'more'`` have
             the same weights.
         running_stats: batch norm (saves running statistics) rather than instance norm.
         spectral_norm: convs store ``weight_orig``.
         spade_hidden_channels, spade_kernel_size: of SPADE's ``mlp_shared``.
+        noise_channels: of INADE's per-instance noise (``noise_nc``, its ``fc_noise`` input).
     """
     norm: Optional[str] = None
     base_channels: Optional[int] = None
@@ -49,6 +52,7 @@ class GeneratorArchitecture:
     spectral_norm: bool = False
     spade_hidden_channels: Optional[int] = None
     spade_kernel_size: Optional[int] = None
+    noise_channels: Optional[int] = None
 
     @classmethod
     def from_official_shapes(cls, shapes: Mapping[str, Shape]) -> 'GeneratorArchitecture':
@@ -58,18 +62,26 @@ class GeneratorArchitecture:
 
         bank = first('.class_specified_affine.weight')
         mlp_shared = first('.mlp_shared.0.weight')
+        # INADE: a norm's fc_noise (C, noise_nc) beside its class table ``weight`` (N_c, C, 2)
+        fc_noise = next((k for k in shapes if k.endswith('.fc_noise.weight')), None)
+        if fc_noise:
+            table = shapes.get(fc_noise[:-len('fc_noise.weight')] + 'weight')
+            bank = (tuple(table)[0], ) if table else None
         norm = next((name for suffix, name in norm_signatures() if first(suffix)), None)
         head_conv = shapes.get('head_0.conv_0.weight_orig', shapes.get('head_0.conv_0.weight'))
         fc = tuple(shapes.get('fc.weight', ()))
         base_channels = head_conv[0] // 16 if head_conv else None
-        with_edge = bool(first('.inst_conv.weight')) if bank else None
+        if fc_noise:
+            with_edge = False  # INADE's norms drop the edge channel
+        else:
+            with_edge = bool(first('.inst_conv.weight')) if bank else None
         num_classes = bank[0] if bank else None
         if mlp_shared:
             label_channels = mlp_shared[1]
         elif len(fc) == 4:
             label_channels = fc[1]
         else:
-            label_channels = num_classes + with_edge if bank else None
+            label_channels = num_classes + bool(with_edge) if bank else None
         vae = len(fc) == 2
         return cls(
             norm=norm, base_channels=base_channels, label_channels=label_channels,
@@ -80,7 +92,8 @@ class GeneratorArchitecture:
             running_stats=first('.param_free_norm.running_mean') is not None,
             spectral_norm='head_0.conv_0.weight_orig' in shapes,
             spade_hidden_channels=mlp_shared[0] if mlp_shared else None,
-            spade_kernel_size=mlp_shared[-1] if mlp_shared else None)
+            spade_kernel_size=mlp_shared[-1] if mlp_shared else None,
+            noise_channels=tuple(shapes[fc_noise])[1] if fc_noise else None)
 
     @classmethod
     def of_generator(cls, generator: nn.Module) -> 'GeneratorArchitecture':
@@ -104,10 +117,15 @@ class GeneratorArchitecture:
                 f"the source's norms are {self.norm}, the config's "
                 f"{config.norm or 'of no published codebase'}: set "
                 f"{gen}norm_cfg=dict(type='{self.norm}') "
-                f"(or take a configs/{self.norm.lower().replace('-', '_')}_*.py)"
+                f"(or take a configs/*/{self.norm.lower().replace('-', '_')}_*.py)"
                 if self.norm else "the source's norms are of no family a registered codebase "
                 "publishes")
-        if self.z_channels != config.z_channels:
+        if self.z_channels != config.z_channels and self.noise_channels is not None:
+            fixes.append(  # INADE: fc is always a Linear of z_dim (the published noise_ins)
+                f'the source starts from a code of z_dim={self.z_channels} (the published '
+                f'noise_ins): set {gen}z_channels={self.z_channels} and {gen}out_size=(H, W), '
+                f'the training crop')
+        elif self.z_channels != config.z_channels:
             fixes.append(
                 f'the source starts from a style code of {self.z_channels} (trained with '
                 f'--use_vae): set {gen}z_channels={self.z_channels} and {gen}out_size=(H, W), '
@@ -138,6 +156,13 @@ class GeneratorArchitecture:
                 f'{config.label_channels} ({config_has}): set {gen}num_classes='
                 f'{self.label_channels} without instance edges, or {gen}num_classes='
                 f'{self.label_channels - 1} with {gen}with_instance_edge=True')
+        if self.noise_channels is not None and config.noise_channels is not None and \
+                self.noise_channels != config.noise_channels:
+            fixes.append(
+                f"INADE's noise_nc: source {self.noise_channels}, config "
+                f'{config.noise_channels}: set {gen}norm_cfg.noise_channels='
+                f'{self.noise_channels} (and {gen}style_encoder.noise_channels='
+                f'{self.noise_channels} with an instance encoder)')
         if self.base_channels != config.base_channels:
             fixes.append(f'base channels (ngf): source {self.base_channels}, config '
                          f'{config.base_channels}: set {gen}base_channels={self.base_channels}')

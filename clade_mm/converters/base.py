@@ -3,7 +3,8 @@
 A published codebase is one file of this folder that registers a :class:`PublishedCodebase`:
 its key rules (published generator key -> ours, by templates), the keys our model has and its
 files may lack (zero-filled, with why zero is exact), which published keys tell which norm
-family a file holds, and how its style-encoder keys map. :mod:`.architecture` reads the
+family a file holds, and how the keys of its style-encoder files map onto our encoder of its
+kind (each codebase's mapping applies to its own encoder type). :mod:`.architecture` reads the
 architecture of a published generator from its keys and shapes, once for every codebase, and
 says what to change in a config that does not fit. Here: reading the published files, the
 renaming with its checks, and writing a clade-mm checkpoint.
@@ -58,12 +59,23 @@ class PublishedCodebase:
         norm_signatures: ``(published key suffix, registered norm name)``, the most specific
             first: a file with such a key holds that norm family.
         encoder_keys: ``encoder module -> {published key: our key}`` for its style encoder.
+        encoder_type: the class name of our encoder that ``encoder_keys`` maps onto (a
+            subclass counts too); the mapping applies to encoders of that type only.
+        encoder_signature: a key every published encoder file of the codebase has, and no
+            other codebase's (it tells an encoder file from a generator file, and whose it is).
+        encoder_fixes: ``(published encoder shapes, our encoder or None) -> [fix, ...]``:
+            what to change in the config's ``style_encoder`` so that it takes that encoder;
+            without it, a generic hint.
     """
     name: str
     generator_key_rules: Tuple[Tuple[str, str], ...] = ()
     zero_filled_keys: Tuple[Tuple[str, str], ...] = ()
     norm_signatures: Tuple[Tuple[str, str], ...] = ()
     encoder_keys: Optional[Callable[[nn.Module], Dict[str, str]]] = None
+    encoder_type: Optional[str] = None
+    encoder_signature: Optional[str] = None
+    encoder_fixes: Optional[Callable[[Mapping[str, Shape], Optional[nn.Module]],
+                                     List[str]]] = None
 
 
 CODEBASES: List[PublishedCodebase] = []
@@ -86,12 +98,51 @@ def norm_signatures() -> Tuple[Tuple[str, str], ...]:
     return tuple(rule for codebase in CODEBASES for rule in codebase.norm_signatures)
 
 
+def encoder_codebase(encoder: nn.Module) -> Optional[PublishedCodebase]:
+    """The codebase whose encoder files convert into ``encoder`` (by its type), or ``None``."""
+    kinds = {cls.__name__ for cls in type(encoder).__mro__}
+    return next((codebase for codebase in CODEBASES if codebase.encoder_keys is not None
+                 and codebase.encoder_type in kinds), None)
+
+
+def encoder_file_codebase(state: Mapping[str, Tensor]) -> Optional[PublishedCodebase]:
+    """The codebase whose published encoder ``state`` is (by its signature key), or ``None``."""
+    return next((codebase for codebase in CODEBASES
+                 if codebase.encoder_signature and codebase.encoder_signature in state), None)
+
+
 def official_encoder_keys(encoder: nn.Module) -> Dict[str, str]:
-    """Published style-encoder key -> ours, by the codebase that declares encoder keys."""
-    for codebase in CODEBASES:
-        if codebase.encoder_keys is not None:
-            return codebase.encoder_keys(encoder)
-    return {}
+    """Published style-encoder key -> ours, by the codebase whose encoder ``encoder`` is of;
+    empty for an encoder no codebase publishes."""
+    codebase = encoder_codebase(encoder)
+    return codebase.encoder_keys(encoder) if codebase is not None else {}
+
+
+def published_names(role: str = 'generator') -> str:
+    """``'CLADE/INADE/SPADE'``: the registered codebases (that publish an encoder, for
+    ``role='encoder'``), for messages."""
+    return '/'.join(codebase.name.rsplit('/', 1)[-1] for codebase in CODEBASES
+                    if role == 'generator' or codebase.encoder_signature)
+
+
+def _encoder_fixes(encoder_state: Mapping[str, Tensor],
+                   encoder: Optional[nn.Module]) -> List[str]:
+    """What to change in the config's ``style_encoder`` (``encoder``, ``None`` if it has none)
+    so that it takes ``encoder_state``: the source codebase's own hints if it has them."""
+    source = encoder_file_codebase(encoder_state)
+    ours = encoder_codebase(encoder) if encoder is not None else None
+    if source is not None and source.encoder_fixes is not None:
+        shapes = {k: tuple(v.shape) for k, v in encoder_state.items()}
+        return source.encoder_fixes(shapes, encoder if ours is source else None)
+    if encoder is None:
+        kind = source.encoder_type if source is not None else 'StyleEncoder'
+        return ['an encoder was given, but the config\'s generator has none: set '
+                f"model.generator.style_encoder=dict(type='{kind}') (with z_channels and "
+                'out_size)']
+    if source is not None and ours is not source:
+        return [f'the encoder is a published {source.name} encoder: set '
+                f"model.generator.style_encoder=dict(type='{source.encoder_type}')"]
+    return []
 
 
 @lru_cache(maxsize=None)
@@ -210,10 +261,8 @@ def convert_official_state_dict(generator_state: Mapping[str, Tensor], generator
                 fixes.append('the config has a style encoder: give the published encoder '
                              '(*_net_E.pth) with --encoder too, or remove '
                              'model.generator.style_encoder')
-        if encoder_state is not None and not encoder_names:
-            fixes.append('an encoder was given, but the config\'s generator has none: set '
-                         "model.generator.style_encoder=dict(type='StyleEncoder') (with "
-                         'z_channels and out_size)')
+        if encoder_state is not None:
+            fixes += _encoder_fixes(encoder_state, getattr(generator, 'style_encoder', None))
         text = '\n  '.join(problems)
         text += ''.join(f'\n  likely fix: {fix}' for fix in fixes) if fixes else (
             '\n  no setting of the config explains this: is the source a generator of '
@@ -233,7 +282,7 @@ def _describe_unknown(state: Mapping[str, Tensor], role: str) -> str:
     if any(k.startswith('discriminator_') for k in keys):
         return 'it is a published discriminator (*_net_D.pth); convert the generator ' \
                '(*_net_G.pth)'
-    if role == 'generator' and 'fc_mu.weight' in state:
+    if role == 'generator' and encoder_file_codebase(state) is not None:
         return 'it is a published style encoder (*_net_E.pth): give it as --encoder and ' \
                'the generator (*_net_G.pth) as the source'
     if role == 'encoder' and 'conv_img.weight' in state:
@@ -242,7 +291,7 @@ def _describe_unknown(state: Mapping[str, Tensor], role: str) -> str:
         return 'it is already a clade-mm checkpoint: give it to tools/test.py or ' \
                'tools/synthesize.py as it is'
     expected = 'fc.weight, head_0.conv_0.weight_orig, conv_img.weight' if role == 'generator' \
-        else 'layer1.0.weight_orig, fc_mu.weight'
+        else ' or '.join(c.encoder_signature for c in CODEBASES if c.encoder_signature)
     return f'expected keys such as {expected}; it has {listing(keys, 5) or "no keys"}'
 
 
@@ -259,7 +308,9 @@ def load_official_state_dict(path: str, role: str = 'generator') -> Dict[str, Te
     """
     kind = dict(generator='G', encoder='E')[role]
     if osp.isdir(path):
-        found = sorted(n for n in os.listdir(path) if n.endswith(f'_net_{kind}.pth'))
+        # INADE's downloads name the encoder *_net_IE.pth (its code loads *_net_E.pth)
+        ends = (f'_net_{kind}.pth', ) + (('_net_IE.pth', ) if role == 'encoder' else ())
+        found = sorted(n for n in os.listdir(path) if n.endswith(ends))
         hint = f'; it holds {", ".join(found)}' if found else ''
         raise FileNotFoundError(f'{path} is a folder: give the {role} file itself, e.g. '
                                 f'{osp.join(path, f"latest_net_{kind}.pth")}{hint}')
@@ -267,7 +318,7 @@ def load_official_state_dict(path: str, role: str = 'generator') -> Dict[str, Te
         raise FileNotFoundError(
             f'{role} checkpoint {path} not found: give the file the published code saved '
             f'(checkpoints/<name>/latest_net_{kind}.pth, or the pretrained models linked from '
-            f'the SPADE and CLADE READMEs)')
+            f'the {", ".join(published_names().split("/"))} READMEs)')
     try:
         state = load_from_local(path, map_location='cpu')
     except CheckpointFileError as err:  # empty, damaged, or not a checkpoint: it says which
@@ -280,23 +331,27 @@ def load_official_state_dict(path: str, role: str = 'generator') -> Dict[str, Te
     if not isinstance(state, Mapping) or not state:
         held = 'an empty dict' if isinstance(state, Mapping) else f'a {type(state).__name__}'
         raise OfficialCheckpointError(
-            f'{path} holds {held}, not the state dict of a published SPADE/CLADE {role}')
+            f'{path} holds {held}, not the state dict of a published {published_names(role)} '
+            f'{role}')
     if all(k.startswith('module.') for k in state):
         state = {k[len('module.'):]: v for k, v in state.items()}
     not_tensors = [k for k, v in state.items() if not isinstance(v, Tensor)]
-    required = 'conv_img.weight' if role == 'generator' else 'fc_mu.weight'
-    if not_tensors or required not in state:
+    found = 'conv_img.weight' in state if role == 'generator' else \
+        encoder_file_codebase(state) is not None
+    if not_tensors or not found:
         why = f'{listing(not_tensors, 3)} are not tensors' if not_tensors else \
             _describe_unknown(state, role)
         raise OfficialCheckpointError(
-            f'{path} is not the state dict of a published SPADE/CLADE {role}: {why}')
+            f'{path} is not the state dict of a published {published_names(role)} {role}: '
+            f'{why}')
     return dict(state)
 
 
 def convert_official_checkpoint(src: str, dst: str, config: str, encoder: Optional[str] = None,
                                 allow_unused: bool = False,
                                 cfg_options: Optional[dict] = None) -> dict:
-    """Convert a published SPADE/CLADE generator file into a clade-mm checkpoint for ``config``.
+    """Convert a published generator file (SPADE, CLADE, INADE: every registered codebase)
+    into a clade-mm checkpoint for ``config``.
 
     ``dst`` gets ``{'meta': {...}, 'state_dict': {...}}`` with :class:`SemanticGAN` keys (see
     :func:`gan_state_dict`), written atomically: what ``tools/test.py``, ``tools/synthesize.py``,

@@ -72,4 +72,6 @@ SPADE_CODEBASE = register_codebase(PublishedCodebase(
     ),
     norm_signatures=(('.mlp_shared.0.weight', 'SPADE'), ),
     encoder_keys=official_encoder_keys,
+    encoder_type='StyleEncoder',
+    encoder_signature='fc_mu.weight',
 ))
