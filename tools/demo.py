@@ -1,12 +1,15 @@
 """The end-to-end demo on the embedded synthetic scenes: train, synthesise, score, report.
 
 1. write the synthetic scenes to data/synthetic (once);
-2. train CLADE and, for comparison, SPADE (configs/{clade,spade}_synthetic.py) and a small
-   mmseg segmentor on the real photos (configs/segmentors/fcn_r18_synthetic.py);
-3. synthesise the validation label maps with both generators;
+2. train CLADE and, for comparison, SPADE and INADE (configs/{clade,spade,inade}/*_synthetic.py)
+   and a small mmseg segmentor on the real photos (configs/segmentors/fcn_r18_synthetic.py);
+3. synthesise the validation label maps with the three generators (INADE with the validation
+   instance maps, twice: seeds 0 and 1);
 4. segment real and generated images and score them against the label maps (mIoU,
-   accuracy), as the paper's Table 1 does;
-5. write WORK_DIR/report.md and WORK_DIR/grid.png (label | real | SPADE | CLADE).
+   accuracy), as the paper's Table 1 does; for the generators with random inputs (INADE),
+   measure how far apart the two seeds' images are (mean per-pixel distance);
+5. write WORK_DIR/report.md and WORK_DIR/grid.png
+   (label | real | SPADE | CLADE | INADE seed 0 | INADE seed 1).
 
 Every training resumes from its last checkpoint, so a second run only synthesises and scores.
 
@@ -30,8 +33,11 @@ from clade_mm.evaluation import SegmentationScore
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 MODELS = (('CLADE', 'configs/clade/clade_synthetic.py'),
-          ('SPADE', 'configs/spade/spade_synthetic.py'))
+          ('SPADE', 'configs/spade/spade_synthetic.py'),
+          ('INADE', 'configs/inade/inade_synthetic.py'))
 SEGMENTOR = 'configs/segmentors/fcn_r18_synthetic.py'
+SEEDS = (0, 1)  # of the random inputs (INADE's noise): the first is scored, both are compared
+MIOU_MARGIN = 2.0  # INADE's segmentation score is held within this of CLADE's
 
 
 def step(message):
@@ -47,6 +53,26 @@ def train(config, work_dir):
         checkpoint = f.read().strip()
     print(f'[demo] {config}: {checkpoint} ({time.time() - start:.0f} s)', flush=True)
     return checkpoint
+
+
+def grey_levels(images, others):
+    """Mean absolute difference of two lists of uint8 images, over pixels and RGB channels and
+    then over the images, in grey levels (0..255)."""
+    return float(np.mean([np.abs(a.astype(np.int16) - b).mean() for a, b in zip(images, others)]))
+
+
+def synthesise(synth, labels, names, instance_dir, seed):
+    """One image per label map (``seed`` for the random inputs); the instance maps of
+    ``instance_dir`` are passed to a generator that reads them."""
+    reads = {spec.name for spec in synth.generator.layout_inputs()}
+    images = []
+    for label, name in zip(labels, names):
+        instances = None
+        if 'instances' in reads:
+            instances = synth.read_instances(synth.instance_path(instance_dir, name))
+        images.append(synth.synthesize(synth.read_labels(label, name), instances=instances,
+                                       seed=seed, name=name)[0])
+    return images
 
 
 def main():
@@ -76,26 +102,32 @@ def main():
     labels = [read_map(osp.join(label_dir, n)) for n in names]  # the checked readers
     photos = osp.join(args.data_root, 'val', 'images')
     reals = [np.ascontiguousarray(read_image(osp.join(photos, n))[..., ::-1]) for n in names]
-    fakes, precision_notes = {}, []
+    instance_dir = osp.join(args.data_root, 'val', 'instances')
+    fakes, precision_notes, seed_distances = {}, [], {}
     for name, config in MODELS:
         synth = SemanticSynthesizer(osp.join(ROOT, config), checkpoints[name])
+        has_random = any(spec.random for spec in synth.generator.layout_inputs())
         start = time.time()
-        fakes[name] = [synth.synthesize(synth.read_labels(lab, n))[0]
-                       for lab, n in zip(labels, names)]
+        fakes[name] = synthesise(synth, labels, names, instance_dir, SEEDS[0])
         out = osp.join(work_dir, f'{name.lower()}_val')
         os.makedirs(out, exist_ok=True)
         for n, image in zip(names, fakes[name]):
             Image.fromarray(image).save(osp.join(out, n))
         print(f'[demo] {name}: {len(names)} images in {time.time() - start:.1f} s '
               f'({synth.inference.precision}) -> {out}')
+        if has_random:
+            # Another seed, another draw of the random inputs: how different the images are.
+            other = f'{name} seed {SEEDS[1]}'
+            fakes[other] = synthesise(synth, labels, names, instance_dir, SEEDS[1])
+            seed_distances[name] = grey_levels(fakes[name], fakes[other])
+            print(f'[demo] {name}: seeds {SEEDS[0]} and {SEEDS[1]} differ by '
+                  f'{seed_distances[name]:.2f} grey levels per pixel on average')
         if synth.inference.precision != 'float32':
             # The faster precision this CPU chose, held to the float32 images and score.
             exact = SemanticSynthesizer(osp.join(ROOT, config), checkpoints[name],
                                         precision='float32')
-            fakes[f'{name} float32'] = [exact.synthesize(exact.read_labels(lab, n))[0]
-                                        for lab, n in zip(labels, names)]
-            difference = np.mean([np.abs(a.astype(np.int16) - b).mean() for a, b in
-                                  zip(fakes[name], fakes[f'{name} float32'])])
+            fakes[f'{name} float32'] = synthesise(exact, labels, names, instance_dir, SEEDS[0])
+            difference = grey_levels(fakes[name], fakes[f'{name} float32'])
             precision_notes.append(
                 f'{name} ran in {synth.inference.precision} (chosen for this CPU): '
                 f'{difference:.2f} grey levels from its float32 images on average.')
@@ -104,7 +136,7 @@ def main():
     step('scoring real and generated images with the segmentor')
     metric = SegmentationScore(osp.join(ROOT, SEGMENTOR), seg_checkpoint,
                                num_generator_classes=len(SYNTHETIC_CLASSES), keys='fake_img')
-    rows = []
+    rows, scores_by_name = [], {}
     for name, images in [('real photos', reals)] + list(fakes.items()):
         metric.results.clear()
         samples = [dict(fake_img=torch.from_numpy(img[..., ::-1].copy()).permute(2, 0, 1),
@@ -114,30 +146,51 @@ def main():
             metric.process(None, samples[i:i + 8])
         scores = {k.split('/')[-1]: v for k, v in metric.compute_metrics(metric.results).items()}
         rows.append((name, scores))
+        scores_by_name[name] = scores
         print(f'[demo] {name:<12} mIoU {scores["mIoU"]:5.1f}  mAcc {scores["mAcc"]:5.1f}  '
               f'aAcc {scores["aAcc"]:5.1f}')
 
     step('writing the report')
     count = min(args.grid_rows, len(names))
     palette = label_palette(len(SYNTHETIC_CLASSES))
+    columns = {'SPADE': 'SPADE', 'CLADE': 'CLADE', 'INADE': f'INADE seed {SEEDS[0]}',
+               f'INADE seed {SEEDS[1]}': f'INADE seed {SEEDS[1]}'}  # fakes key: title
+    grid_names = ' | '.join(['label map', 'real photo'] + list(columns.values()))
+    columns = list(columns)
     grid = sample_grid(np.stack(labels[:count]), np.stack(reals[:count]),
-                       np.stack(fakes['SPADE'][:count]), palette)
-    clade_column = np.concatenate(fakes['CLADE'][:count], axis=0)
-    grid = np.concatenate([grid, clade_column], axis=1)
+                       np.stack(fakes[columns[0]][:count]), palette)
+    grid = np.concatenate([grid] + [np.concatenate(fakes[c][:count], axis=0)
+                                    for c in columns[1:]], axis=1)
     Image.fromarray(grid).resize((grid.shape[1] * 2, grid.shape[0] * 2),
                                  Image.NEAREST).save(osp.join(work_dir, 'grid.png'))
+    margin = scores_by_name['INADE']['mIoU'] - scores_by_name['CLADE']['mIoU']
+    within = margin >= -MIOU_MARGIN  # not more than the margin below CLADE
+    check = (f'INADE within {MIOU_MARGIN:g} mIoU of CLADE: {"yes" if within else "NO"} '
+             f'(INADE {scores_by_name["INADE"]["mIoU"]:.1f}, CLADE '
+             f'{scores_by_name["CLADE"]["mIoU"]:.1f}, difference {margin:+.1f}).')
+    print(f'[demo] {check}')
+
+    def distance(name):
+        return f'{seed_distances[name]:.1f}' if name in seed_distances else '-'
+
     lines = [
         '# clade-mm demo: synthetic scenes', '',
         f'{len(names)} validation label maps, segmented by the FCN trained on the real '
-        'training photos (`configs/segmentors/fcn_r18_synthetic.py`); higher is better.', '',
-        '| images | mIoU | mean acc. | pixel acc. |', '|---|---|---|---|']
-    lines += [f'| {name} | {s["mIoU"]:.1f} | {s["mAcc"]:.1f} | {s["aAcc"]:.1f} |'
-              for name, s in rows]
-    lines += ['', 'Checkpoints: ' + ', '.join(f'{n} `{c}`' for n, c in checkpoints.items()) +
+        'training photos (`configs/segmentors/fcn_r18_synthetic.py`); higher is better. '
+        f'Generators with random inputs (INADE: its per-instance noise, with the validation '
+        f'instance maps) are scored on seed {SEEDS[0]}; their row "seed {SEEDS[1]}" is another '
+        'draw. *Seed distance*: the mean per-pixel distance between the images of seeds '
+        f'{SEEDS[0]} and {SEEDS[1]} (|difference| over pixels and RGB channels, in grey levels '
+        'of 0..255, averaged over the validation maps); "-" for deterministic generators.', '',
+        '| images | mIoU | mean acc. | pixel acc. | seed distance |', '|---|---|---|---|---|']
+    lines += [f'| {name} | {s["mIoU"]:.1f} | {s["mAcc"]:.1f} | {s["aAcc"]:.1f} | '
+              f'{distance(name)} |' for name, s in rows]
+    lines += ['', check, '',
+              'Checkpoints: ' + ', '.join(f'{n} `{c}`' for n, c in checkpoints.items()) +
               f', segmentor `{seg_checkpoint}`.', '',
               *precision_notes,
-              '', '![label | real | SPADE | CLADE](grid.png)', '',
-              'Columns of grid.png: label map | real photo | SPADE | CLADE.', '']
+              '', f'![{grid_names}](grid.png)', '',
+              f'Columns of grid.png: {grid_names}.', '']
     with open(osp.join(work_dir, 'report.md'), 'w') as f:
         f.write('\n'.join(lines))
     print(f'[demo] report: {osp.join(work_dir, "report.md")}, grid: '
