@@ -1,40 +1,61 @@
 """Synthesise images from label maps.
 
-    python tools/synthesize.py CONFIG CHECKPOINT INPUT OUTPUT [--style IMAGE] [--seed N]
-                               [--num-samples K] [--instances DIR] [--aspect refuse|crop|stretch]
-                               [--precision auto|float32|bfloat16] [--max-pixels N]
-                               [--cfg-options KEY=VALUE ...]
+    python tools/synthesize.py CONFIG CHECKPOINT INPUT OUTPUT [--seed N] [--num-samples K]
+                               [--instances DIR] [--reference PHOTO [--reference-labels MAP
+                               [--reference-instances MAP]]] [--resample ID [ID ...]]
+                               [--aspect refuse|crop|stretch] [--precision auto|float32|bfloat16]
+                               [--max-pixels N] [--cfg-options KEY=VALUE ...]
 
 INPUT is a label map or a folder of them; OUTPUT a folder that receives one image per label map
 with the same name (``name_k.png`` for several samples; ``name_tif.png`` and ``name_png.png``
 when two maps differ only in their suffix). OUTPUT must not be INPUT's folder, and files in it
 that an earlier run of this tool did not write are never overwritten: see
 clade_mm/apis/output_folder.py. Bad label maps are reported by name and skipped; the exit status
-is 1 if any was.
+is 1 if any was. Wrong arguments (a reference photo without the label map its model's encoder
+needs, a missing reference file, --resample without instance maps...) stop the run before the
+model loads, in one line naming the argument, and nothing is written.
 """
 import argparse
 import io
+import os.path as osp
 import sys
 
 from PIL import Image
 
 from clade_mm.apis import SemanticSynthesizer, add_cfg_options, load_config, positive_int
-from clade_mm.apis.inferencer import ASPECT_MODES
+from clade_mm.apis.inferencer import ASPECT_MODES, _loader_config
 from clade_mm.apis.output_folder import OutputFolder, OutputFolderError, output_names
 from clade_mm.apis.precision import PRECISIONS
 from clade_mm.datasets import DatasetError
+from clade_mm.datasets.image_files import read_image
 
 
-def main():
+def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[1])
     parser.add_argument('config')
     parser.add_argument('checkpoint')
     parser.add_argument('input', help='a label map or a folder of label maps')
     parser.add_argument('output', help='folder for the images (not the folder of the inputs)')
-    parser.add_argument('--style', help='reference image for style-guided synthesis')
-    parser.add_argument('--seed', type=int, help='seed of the random style code')
+    parser.add_argument('--reference', '--style', dest='reference', metavar='PHOTO',
+                        help='a reference photo whose look the style encoder copies '
+                        '(--style is its older name). An encoder that copies per instance '
+                        "(INADE's) also needs --reference-labels")
+    parser.add_argument('--reference-labels', metavar='MAP',
+                        help="the reference photo's label map (pixel-aligned with it): an "
+                        'instance of the input takes the look of the largest reference '
+                        'instance of its class')
+    parser.add_argument('--reference-instances', metavar='MAP',
+                        help="the reference photo's instance map (default: one instance per "
+                        'class of --reference-labels)')
+    parser.add_argument('--resample', metavar='ID', type=int, nargs='+',
+                        help='instance ids (as stored in the instance maps) whose per-instance '
+                        'noise each further sample re-draws, the other instances keeping that '
+                        'of the first sample: needs --instances (or a config that makes '
+                        'instances from the labels) and --num-samples K >= 2')
+    parser.add_argument('--seed', type=int, help='seed of every random draw (style code, '
+                        'per-instance noise): the same seed gives the same images')
     parser.add_argument('--num-samples', type=positive_int, default=1,
-                        help='images per label map (>= 1)')
+                        help='images per label map (>= 1), each of a new random draw')
     parser.add_argument('--instances', help='folder of the instance maps, named as in the '
                         'dataset (the same names; Cityscapes: *_gtFine_instanceIds.png)')
     parser.add_argument('--aspect', default='refuse', choices=ASPECT_MODES,
@@ -49,19 +70,122 @@ def main():
                         'images stay within 2 grey levels of float32, else float32; '
                         "'float32' forces the reference precision")
     add_cfg_options(parser)
-    args = parser.parse_args()
+    return parser.parse_args(argv)
 
+
+def check_arguments(args: argparse.Namespace) -> None:
+    """Argument combinations and reference files, before anything loads; raises ValueError
+    naming the argument and the fix."""
+    if args.reference is None:
+        for given in ('reference_labels', 'reference_instances'):
+            if getattr(args, given) is not None:
+                option = '--' + given.replace('_', '-')
+                raise ValueError(f'{option} describes a reference photo: give the photo with '
+                                 '--reference PHOTO, or drop ' + option)
+    if args.reference_instances is not None and args.reference_labels is None:
+        raise ValueError('--reference-instances needs --reference-labels MAP too (the '
+                         "reference photo's label map: the instances' classes)")
+    for option, path in (('--reference', args.reference),
+                         ('--reference-labels', args.reference_labels),
+                         ('--reference-instances', args.reference_instances)):
+        if path is not None and not osp.isfile(path):
+            raise FileNotFoundError(f'{option} {path}: no such file; give an existing '
+                                    + ('photo' if option == '--reference' else 'map'))
+    if args.resample is not None:
+        if args.reference is not None:
+            raise ValueError('--resample re-draws the random noise of instances, but with '
+                             '--reference every instance takes its noise from the reference '
+                             'photo: give one of them')
+        if args.num_samples < 2:
+            raise ValueError('--resample ID needs --num-samples K >= 2: the first image draws '
+                             'every instance, each further one re-draws only the listed ones '
+                             '(alone, --resample would change nothing)')
+
+
+def check_model_arguments(args: argparse.Namespace, encoder_cls, reads_instances_from_labels:
+                          bool, per_instance_noise=None) -> None:
+    """What depends on the model: its style encoder (class, or ``None``), whether its config
+    makes instance maps from the label maps, and (once built) whether it reads per-instance
+    noise (``None``: not known yet)."""
+    if args.reference is not None:
+        if encoder_cls is None:
+            raise ValueError('--reference PHOTO needs a generator with a style encoder '
+                             '(generator.style_encoder in the config); this one has none')
+        needs_labels = getattr(encoder_cls, 'needs_reference_labels', False)
+        if needs_labels and args.reference_labels is None:
+            raise ValueError(
+                f"--reference PHOTO needs --reference-labels MAP for this model: its encoder "
+                f"({encoder_cls.__name__}) copies each instance's look from the reference "
+                "instance of the same class, so give the photo's label map")
+        if not needs_labels and args.reference_labels is not None:
+            raise ValueError(f'this model\'s style encoder ({encoder_cls.__name__}) copies the '
+                             'whole photo and reads no label map: drop --reference-labels '
+                             'and --reference-instances')
+    if args.resample is not None:
+        if args.instances is None and not reads_instances_from_labels:
+            raise ValueError('--resample ID re-draws instances of the instance map: give the '
+                             'instance maps with --instances DIR')
+        if per_instance_noise is False:
+            raise ValueError('--resample re-draws per-instance noise, which this model does not '
+                             'read (an INADE model does): drop --resample')
+
+
+def check_reference_files(args: argparse.Namespace, synth: SemanticSynthesizer) -> None:
+    """Reads the reference photo and maps once, as synthesis will: a bad file stops the run in
+    one line instead of skipping every label map."""
+    photo = read_image(args.reference, synth.loader.max_pixels)
+    for option, path, read in (('--reference-labels', args.reference_labels, synth.read_labels),
+                               ('--reference-instances', args.reference_instances,
+                                synth.read_instances)):
+        if path is None:
+            continue
+        ids = read(path)
+        if ids.shape[:2] != photo.shape[:2]:
+            raise DatasetError(
+                f'{option} {path} is {ids.shape[1]}x{ids.shape[0]} but the reference photo '
+                f'{args.reference} is {photo.shape[1]}x{photo.shape[0]}: give the maps of that '
+                'photo, pixel-aligned with it', 'size')
+
+
+def encoder_class(cfg):
+    """The class of the config's style encoder (``None`` without one), from the registry."""
+    encoder = cfg.model.generator.get('style_encoder')
+    if encoder is None:
+        return None
+    kind = encoder.get('type')
+    if isinstance(kind, type):
+        return kind
+    import clade_mm.models  # noqa: F401  (registers the encoders)
+    from mmagic.registry import MODELS
+    found = MODELS.get(kind)
+    if found is None:
+        raise ValueError(f'the style encoder type {kind!r} of the config is not registered')
+    return found
+
+
+def main():
+    args = parse_args()
     try:  # everything that can refuse the run, before the model loads
+        check_arguments(args)
         inputs = SemanticSynthesizer.list_inputs(args.input)
         planned = output_names([name for name, _ in inputs], args.num_samples)
         output = OutputFolder(args.output, 'synthesize')
         output.prepare([n for names in planned.values() for n in names],
                        [source for _, source in inputs])
-        synth = SemanticSynthesizer(load_config(args.config, args.cfg_options), args.checkpoint,
-                                    device=args.device, precision=args.precision,
-                                    aspect=args.aspect, max_pixels=args.max_pixels)
-    except (FileNotFoundError, ValueError) as err:  # incl. checkpoints that do not fit
-        sys.exit(f'error: {err}')
+        cfg = load_config(args.config, args.cfg_options)
+        from_labels = _loader_config(cfg).get('instances_from_labels', False)
+        check_model_arguments(args, encoder_class(cfg), from_labels)
+        synth = SemanticSynthesizer(cfg, args.checkpoint, device=args.device,
+                                    precision=args.precision, aspect=args.aspect,
+                                    max_pixels=args.max_pixels)
+        encoder = getattr(synth.generator, 'style_encoder', None)
+        check_model_arguments(args, None if encoder is None else type(encoder),
+                              synth.loader.instances_from_labels,
+                              any(spec.per_instance for spec in synth.generator.layout_inputs()))
+        if args.reference is not None:  # read once: a bad file is one line, not one per map
+            check_reference_files(args, synth)
+    except (DatasetError, FileNotFoundError, ValueError) as err:  # incl. checkpoints that do
+        sys.exit(f'error: {err}')                                  # not fit
     failed = 0
     for index, (name, source) in enumerate(inputs, 1):
         try:
@@ -69,7 +193,10 @@ def main():
             instances = None
             if args.instances:
                 instances = synth.read_instances(synth.instance_path(args.instances, name))
-            images = synth.synthesize(labels, instances, style=args.style, seed=args.seed,
+            images = synth.synthesize(labels, instances, reference=args.reference,
+                                      reference_labels=args.reference_labels,
+                                      reference_instances=args.reference_instances,
+                                      resample=args.resample, seed=args.seed,
                                       num_samples=args.num_samples, name=name)
         except (DatasetError, FileNotFoundError, ValueError) as err:
             failed += 1

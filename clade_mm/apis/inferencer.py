@@ -153,12 +153,14 @@ class SemanticSynthesizer:
 
     def read_instances(self, source: Union[str, np.ndarray],
                        name: str = '<array>') -> np.ndarray:
-        """One instance map (8/16-bit ids or a COCO panoptic RGB PNG) as ``(H, W)`` instance
-        numbers, from a file or an array."""
+        """One instance map (8/16-bit ids or a COCO panoptic RGB PNG) as ``(H, W)`` int64
+        instance ids as stored (a panoptic PNG's decoded ids), checked as the dataset reads it,
+        from a file or an array: the ids ``noise=`` rows and ``resample=`` name."""
         if isinstance(source, str):
             name = source
             source = read_map(source, 'instance map', self.loader.max_pixels)
-        return self.loader.instance_map(np.asarray(source), name)
+        numbers, ids = self.loader.instance_numbers(np.asarray(source), name)
+        return ids.astype(np.int64)[numbers]
 
     @staticmethod
     def list_inputs(source: LabelInput) -> List[Tuple[str, Union[str, np.ndarray]]]:
@@ -352,6 +354,10 @@ class SemanticSynthesizer:
                 f'map {labels.shape[1]}x{labels.shape[0]}: they must be pixel-aligned.', 'size')
         per_instance = [spec for spec in random_specs if spec.per_instance]
         if resample is not None:
+            if reference is not None:
+                raise ValueError('resample= and reference= both set the instances\' noise: '
+                                 'copy the reference, then re-draw with return_inputs= and '
+                                 'resample= in a second call')
             if not per_instance or ids is None:
                 raise ValueError('resample= re-draws per-instance noise, which this model does '
                                  'not read')
