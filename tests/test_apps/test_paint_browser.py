@@ -63,6 +63,7 @@ def test_paint_two_classes_and_the_image_changes_where_the_paint_went(tmp_path):
             page.on('pageerror', lambda err: page_errors.append(str(err)))
             page.goto(url)
             expect(page.locator('#palette button')).to_have_count(6)
+            expect(page.locator('button[data-tool=reroll]')).to_be_hidden()  # no noise to re-roll
             page.wait_for_function(SETTLED)
             before = shown_image(page)
 

@@ -5,9 +5,12 @@ for a bug, which is also logged with its traceback):
 
 - ``GET /``, ``GET /static/...``: the page, served from the package.
 - ``GET /api/models``: the models, their label size, classes (names, colours), style options.
-- ``POST /api/synthesize``: ``{"model", "client", "seq", "labels", "seed"?, "style"?}`` ->
-  ``{"image": data URL, "compute_ms", "wait_ms", "server_ms", ...}``; 409 when a newer request
-  of the same page superseded it (see :mod:`.model`).
+- ``POST /api/synthesize``: ``{"model", "client", "seq", "labels", "seed"?, "style"?,
+  "reroll"?}`` -> ``{"image": data URL, "compute_ms", "wait_ms", "server_ms", ...}``; 409 when
+  a newer request of the same page superseded it (see :mod:`.model`). ``"reroll": {"x", "y"}``
+  (a label pixel), for a model with per-instance noise (``"reroll": true`` in its description),
+  re-draws the noise of the instance there and keeps the others' (the answer names it,
+  ``"rerolled"``).
 - ``POST /api/read-labels``: a label map file (multipart field ``file``), read and checked as
   ``tools/synthesize.py`` reads it (another aspect ratio than the canvas's is refused), resized
   to the canvas -> ``{"labels", ...}``.
@@ -24,7 +27,7 @@ import threading
 import time
 from collections import OrderedDict
 from contextlib import contextmanager
-from typing import Iterator, List, Sequence
+from typing import Iterator, List, Optional, Sequence, Tuple
 
 from flask import Flask, Response, jsonify, request, send_from_directory
 from werkzeug.exceptions import HTTPException
@@ -37,7 +40,7 @@ from ...datasets.transforms import resize_map
 from ...datasets.validation import check_label_range
 from .model import PaintModel, Superseded
 from .payload import (MAX_SIDE, RequestError, decode_labels, encode_labels, integer,
-                      parse_json, png_bytes, png_data_url, text)
+                      parse_json, png_bytes, png_data_url, shown, text)
 
 STATIC = osp.join(osp.dirname(osp.abspath(__file__)), 'static')
 # A 4096x4096 16-bit label map in base64 is 45 MB; a photo for the style encoder a few MB.
@@ -178,14 +181,27 @@ def create_app(models: Sequence[PaintModel],
         seed = integer(body, 'seed', 0, 2**32 - 1, default=None)
         style = text(body, 'style', default=None)
         if style is not None:
+            if model.style_needs_labels:
+                raise RequestError(
+                    f"the {model.norm} model's encoder copies each instance's look by class "
+                    "and needs the style photo's label map, which the painter does not take: "
+                    'use tools/synthesize.py --reference PHOTO --reference-labels MAP')
             if not model.has_style_encoder:
                 raise RequestError(f'the {model.norm} model has no style encoder: style images '
                                    'need a config with generator.style_encoder')
             style = state.style(style)
-        image, compute_s, wait_s = model.synthesize(labels, client, seq, seed, style)
+        reroll = pixel(body, 'reroll', labels)
+        extra = {}
+        if reroll is not None:
+            if not model.rerolls:
+                raise RequestError(f'"reroll": the {model.norm} model draws no per-instance '
+                                   'noise, so there is nothing to re-roll (its page shows no '
+                                   're-roll tool)')
+            extra['rerolled'] = int(model.instance_map(labels)[reroll[1], reroll[0]])
+        image, compute_s, wait_s = model.synthesize(labels, client, seq, seed, style, reroll)
         return jsonify(model=state.models.index(model), seq=seq, image=png_data_url(image),
                        compute_ms=round(compute_s * 1000, 2), wait_ms=round(wait_s * 1000, 2),
-                       server_ms=round((time.perf_counter() - start) * 1000, 2))
+                       server_ms=round((time.perf_counter() - start) * 1000, 2), **extra)
 
     @app.post('/api/read-labels')
     def read_labels():
@@ -242,6 +258,19 @@ def create_app(models: Sequence[PaintModel],
                      'traceback', 500)
 
     return app
+
+
+def pixel(body: dict, key: str, labels) -> Optional[Tuple[int, int]]:
+    """``body[key]``, ``{"x", "y"}``, as a pixel ``(x, y)`` of ``labels``; absent or null:
+    ``None``."""
+    value = body.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise RequestError(f'"{key}" is {shown(value)}, but an object {{"x", "y"}} (a pixel of '
+                           'the label map) was expected')
+    height, width = labels.shape[:2]
+    return integer(value, 'x', 0, width - 1), integer(value, 'y', 0, height - 1)
 
 
 def json_body() -> dict:

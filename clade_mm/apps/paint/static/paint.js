@@ -204,14 +204,15 @@ function synthesizeAll(live = false) {
   }
 }
 
-async function synthesize(panel) {
+// extra: more fields of the request (a re-roll's pixel).
+async function synthesize(panel, extra = {}) {
   const seq = ++state.seq;
   if (panel.controller) panel.controller.abort();
   const controller = new AbortController();
   panel.controller = controller;
   panel.figure.dataset.state = 'busy';
   panel.figure.dataset.sent = String(seq);
-  const body = { model: panel.index, client: state.client, seq, labels: labelPayload() };
+  const body = { model: panel.index, client: state.client, seq, labels: labelPayload(), ...extra };
   if (panel.model.seeded) body.seed = state.seed;
   if (panel.model.style_encoder && state.style) body.style = state.style;
   const sent = performance.now();
@@ -252,12 +253,25 @@ async function synthesize(panel) {
   }
 }
 
+// Re-roll: a model with per-instance noise draws a new look for the instance under (x, y)
+// (the painter's instances are the class regions); the label map does not change.
+function reroll(x, y) {
+  const point = { x: Math.floor(x), y: Math.floor(y) };
+  for (const panel of panels) {
+    if (panel.model.reroll) synthesize(panel, { reroll: point });
+  }
+}
+
 // --- pointer -------------------------------------------------------------------------------
 canvas.addEventListener('pointerdown', (event) => {
   if (event.button !== 0 || !state.labels) return;
   const [x, y] = labelPoint(event);
   if (!inside(x, y)) return;
   event.preventDefault();
+  if (state.tool === 'reroll') {
+    reroll(x, y);
+    return;
+  }
   remember();
   if (state.tool === 'fill') {
     if (fill(x, y, state.current)) {
@@ -301,7 +315,9 @@ canvas.addEventListener('pointercancel', endStroke);
 
 // --- controls ------------------------------------------------------------------------------
 function setTool(tool) {
+  if (tool === 'reroll' && !state.models.some((m) => m.reroll)) return;
   state.tool = tool;
+  canvas.dataset.mode = tool; // its cursor (not data-tool, which marks the buttons)
   for (const button of document.querySelectorAll('[data-tool]')) {
     button.setAttribute('aria-pressed', String(button.dataset.tool === tool));
   }
@@ -312,7 +328,7 @@ function setClass(id) {
   for (const button of document.querySelectorAll('#palette button')) {
     button.setAttribute('aria-pressed', String(Number(button.dataset.classId) === id));
   }
-  if (state.tool === 'eraser') setTool('brush');
+  if (state.tool === 'eraser' || state.tool === 'reroll') setTool('brush');
 }
 
 function setBrush(size) {
@@ -395,6 +411,8 @@ function setupControls() {
   for (const button of document.querySelectorAll('[data-tool]')) {
     button.addEventListener('click', () => setTool(button.dataset.tool));
   }
+  // The re-roll tool, for models with per-instance noise only.
+  $('[data-tool=reroll]').hidden = !state.models.some((m) => m.reroll);
   $('#brush-size').max = Math.max(8, Math.floor(Math.max(state.width, state.height) / 2));
   $('#brush-size').addEventListener('input', (event) => setBrush(Number(event.target.value)));
   $('#undo').addEventListener('click', () => step(state.undo, state.redo));
@@ -484,7 +502,7 @@ function setupControls() {
       event.preventDefault();
       step(state.redo, state.undo);
     } else if (!event.ctrlKey && !event.metaKey && !event.altKey) {
-      const tool = { b: 'brush', f: 'fill', e: 'eraser' }[key];
+      const tool = { b: 'brush', f: 'fill', e: 'eraser', r: 'reroll' }[key];
       if (tool) setTool(tool);
       if (key === '[') setBrush(state.brush - 1);
       if (key === ']') setBrush(state.brush + 1);
