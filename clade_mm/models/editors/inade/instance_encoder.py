@@ -27,6 +27,12 @@ class InstanceAwareConv2d(nn.Conv2d):
     """
 
     def forward(self, x: Tensor, instances: Tensor) -> Tensor:  # noqa: D102
+        return self.apply_weights(x, instances, self.weight, self.bias)
+
+    def apply_weights(self, x: Tensor, instances: Tensor, weight: Tensor,
+                      bias: Optional[Tensor]) -> Tensor:
+        """This convolution's windows with ``weight`` and ``bias`` (several convolutions of
+        one input and geometry stacked along the output channels share the masked windows)."""
         n, _, h, w = x.shape
         ids = resize_nearest(instances[:, None], (h, w)).to(x.dtype)
         unfold = dict(kernel_size=self.kernel_size, stride=self.stride, padding=self.padding,
@@ -36,9 +42,9 @@ class InstanceAwareConv2d(nn.Conv2d):
         same = (windows == centre).to(x.dtype)  # zero padding is instance 0, as x is 0 there
         patches = F.unfold(x, **unfold).view(n, x.shape[1], -1, windows.shape[-1])
         masked = (patches * same[:, None]).flatten(1, 2)  # (N, C*k*k, L)
-        out = torch.einsum('om,nml->nol', self.weight.flatten(1), masked)
-        if self.bias is not None:
-            out = out + self.bias[:, None]
+        out = torch.einsum('om,nml->nol', weight.flatten(1), masked)
+        if bias is not None:
+            out = out + bias[:, None]
         out_h = (h + 2 * self.padding[0] - self.dilation[0] * (self.kernel_size[0] - 1) -
                  1) // self.stride[0] + 1
         return out.view(n, -1, out_h, out.shape[-1] // out_h)
@@ -118,9 +124,12 @@ class InstanceStyleEncoder(BaseModule):
         y = up(step(self.up2, self.norm_up2, torch.cat([y, x2], 1)))
         y = up(step(self.up3, self.norm_up3, torch.cat([y, x1], 1)))
         rows = int(instances.max()) + 1
-        return tuple(instance_means(head(y, instances), instances, rows)
-                     for head in (self.scale_conv_mu, self.scale_conv_var, self.bias_conv_mu,
-                                  self.bias_conv_var))
+        # The four heads read the same masked windows: one pass with their weights stacked.
+        heads = (self.scale_conv_mu, self.scale_conv_var, self.bias_conv_mu, self.bias_conv_var)
+        out = heads[0].apply_weights(y, instances, torch.cat([h.weight for h in heads]),
+                                     torch.cat([h.bias for h in heads]))
+        return tuple(instance_means(part, instances, rows)
+                     for part in out.split(self.noise_channels, dim=1))
 
     def encode(self, images: Tensor, layout: SemanticLayout, sample: bool = True,
                generator: Optional[torch.Generator] = None,
