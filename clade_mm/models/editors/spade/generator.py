@@ -232,6 +232,9 @@ class SemanticGenerator(BaseModule):
             if self.z_channels is not None:
                 z = layout.get(self.z_input, labels.device, type(self).__name__)
                 x = self.fc(z.to(self.fc.weight.dtype)).view(z.shape[0], -1, *latent)
+                if self.conv_img.weight.is_contiguous(memory_format=torch.channels_last):
+                    # a channels-last model (GeneratorInference): spare every conv a copy
+                    x = x.contiguous(memory_format=torch.channels_last)
             else:
                 x = layout.one_hot_at(latent, self.num_classes, labels.device, self.fc.weight.dtype)
                 if self.with_instance_edge:
