@@ -15,17 +15,20 @@ test: setup
 	bash tools/setup_browser.sh
 	$(PY) -m pytest tests
 
-# PUBLISHED_CODE=DIR (a checkout of the published CLADE repository) times its generators too.
+# PUBLISHED_CODE=DIR (a checkout of the published CLADE repository) and PUBLISHED_INADE_CODE=DIR
+# (of the published INADE one; `git archive HEAD data models options util` of it is enough) time
+# their generators too.
 bench: setup
 	$(PY) benchmarks/bench_norms.py
-	$(PY) benchmarks/bench_generators.py $(if $(PUBLISHED_CODE),--published-code $(PUBLISHED_CODE))
+	$(PY) benchmarks/bench_generators.py $(if $(PUBLISHED_CODE),--published-code $(PUBLISHED_CODE)) \
+		$(if $(PUBLISHED_INADE_CODE),--published-inade-code $(PUBLISHED_INADE_CODE))
 
 # The painter (tools/paint.py) on http://127.0.0.1:8765/ with the demo's CLADE; on a fresh clone
 # it trains the demo's models first (`make demo`). Other models: make paint PAINT_ARGS="CONFIG
 # CHECKPOINT [--compare CONFIG2 CHECKPOINT2] [--port N]".
 paint: setup
 	@if [ -z "$(PAINT_ARGS)" ] && [ ! -f work_dirs/demo/clade/last_checkpoint ]; then \
-		echo "[paint] no demo model yet: running make demo first (about 10 minutes)"; \
+		echo "[paint] no demo model yet: running make demo first (about 25 minutes)"; \
 		$(MAKE) demo; \
 	fi
 	$(PY) tools/paint.py $(PAINT_ARGS)

@@ -2,12 +2,14 @@
 
 Every layer (``common.compared_norms()``: the baseline and each registered family) runs on the
 feature shapes the norms of the SPADE-style generator see at 256x256 with ngf=64 (ADE20k: 151
-classes), batch 1, measured interleaved in one run so that machine noise hits all of them
-alike. ``fwd`` is inference (eval mode, running statistics, no gradients, weights frozen: the
-path ``SemanticSynthesizer`` takes), ``fwd+bwd`` a training step's (batch statistics). Printed:
-the CPU capability, per-shape median times and ratios to BatchNorm2d, then the ratio of the
-summed times, and the one-off cost of deriving the layout's maps (resized labels and every
-input the families read), which a generator pays once per forward for all its norms.
+classes; the layout ``common.scene``, 20 classes present and 28 instances, whose instance map
+goes to the families that read one), batch 1, measured interleaved in one run so that machine
+noise hits all of them alike. ``fwd`` is inference (eval mode, running statistics, no
+gradients, weights frozen: the path ``SemanticSynthesizer`` takes), ``fwd+bwd`` a training
+step's (batch statistics). Printed: the CPU capability, per-shape median times and ratios to
+BatchNorm2d, then the ratio of the summed times, and the one-off cost of deriving the layout's
+maps (resized labels and every input the families read), which a generator pays once per
+forward for all its norms.
 
     python benchmarks/bench_norms.py [--repeats 15] [--classes 151] [--size 256]
 """
@@ -20,8 +22,8 @@ from clade_mm.apis.config import positive_int
 from clade_mm.apis.precision import freeze_for_inference
 from clade_mm.layers import SemanticLayout, semantic_layout
 from clade_mm.layers.layout import unique_inputs
-from common import (BASELINE, blocky_labels, build_norm, compared_norms, cpu_line,
-                    interleaved_medians, quiet_logs, required_inputs)
+from common import (BASELINE, build_norm, compared_norms, cpu_line, interleaved_medians,
+                    quiet_logs, required_inputs, scene)
 
 # (channels, downsampling factor from the image size) of every conditional norm in the
 # generator ('normal' upsampling, ngf 64): head_0, middle_0/1, then up_0..up_3 with their
@@ -78,13 +80,13 @@ def main():
 
     names = compared_norms()
     families = names[1:]
-    labels = blocky_labels(args.classes, args.size)
+    labels, given = scene(args.classes, args.size)
     probes = {name: build_norm(name, 8, args.classes) for name in names}
     specs = unique_inputs(spec for layer in probes.values()
                           for spec in getattr(layer, 'layout_inputs', tuple)())
     inputs = {}
     for layer in probes.values():
-        inputs.update(required_inputs(layer, labels))
+        inputs.update(required_inputs(layer, labels, given=given))
     layout = SemanticLayout(labels, **inputs)
     shapes = sorted(set(GENERATOR_NORMS), key=lambda s: (-s[1], -s[0]))
     derive = derive_maps(layout, specs, shapes, args.size, args.classes)
@@ -102,8 +104,9 @@ def main():
             median.update(interleaved_medians(calls, args.repeats, warm_every_time=True))
 
     print(cpu_line())
-    print(f'{args.classes} classes, {args.size}x{args.size} labels, batch 1, float32 NCHW, '
-          f'median of {args.repeats}\n')
+    print(f'{args.classes} classes, {args.size}x{args.size} labels ({len(labels.unique())} '
+          f'classes present, {len(given["instances"].unique())} instances), batch 1, float32 '
+          f'NCHW, median of {args.repeats}\n')
     print(f'{"C x H x W":>16} {"mode":>8} {"BN ms":>8}' +
           ''.join(f'{name + " x":>14}' for name in families))
     for shape in shapes:

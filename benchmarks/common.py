@@ -2,9 +2,10 @@
 published code, and the line that says which CPU a figure is from.
 
 * Label maps: :func:`blocky_labels` (square regions of many classes, like a scene parsing map),
+  :func:`scene` (such a map with the class count of one photo, and its instance map),
   :func:`stroke_maps` (a painter's strokes, one after the other), and :func:`required_inputs`,
-  a valid value of every layout input a model cannot do without (what it can, it computes or
-  draws itself, as in inference).
+  a valid value of every layout input a model cannot do without, the scene's where it has one
+  (what a model can do without, it computes or draws itself, as in inference).
 * Timing: :func:`interleaved_medians`, warm-up calls, then the calls in turn, so that machine
   noise hits all of them alike, and the median of each.
 * :func:`quiet_logs`: mmengine's INFO messages (initialisation reports, the inference choice)
@@ -12,14 +13,18 @@ published code, and the line that says which CPU a figure is from.
 * Models: :func:`compared_norms`, plain BatchNorm (:data:`BASELINE`) and every registered
   conditional norm family (``clade_mm.layers.norm_families()``: the benchmarks name none);
   :func:`build_norm` a layer of one; :func:`build_generator` and :func:`build_gan` from a
-  config file or a norm's registered name (then the training configs' GAN with that norm).
-* The published CLADE code from a checkout: :mod:`published_clade`, imported here.
+  config file or a norm's registered name (then the family's :data:`SETTING` config, or for a
+  norm without one the training configs' GAN with that norm).
+* The published code from checkouts: :data:`PUBLISHED_CODEBASES`, one module each
+  (:mod:`published_clade`, :mod:`published_inade`), all with the same calls.
 * :func:`cpu_line`: the CPU capability (``clade_mm.ops.cpu.cpu_capability()``), printed beside
   every figure.
 
 The benchmarks are scripts (``python benchmarks/bench_*.py``) and import this as ``common``.
 """
 import contextlib
+import functools
+import glob
 import logging
 import os
 import os.path as osp
@@ -36,6 +41,8 @@ from mmengine.registry import MODELS, DefaultScope
 from clade_mm.layers import norm_families
 from clade_mm.layers.layout import sample_inputs
 from clade_mm.ops.cpu import cpu_capability
+import published_clade
+import published_inade
 from published_clade import published_generators, published_inputs  # noqa: F401
 
 HERE = osp.dirname(osp.abspath(__file__))
@@ -45,6 +52,14 @@ BASELINE = 'BN'
 # The training's GAN and optimizers; a norm's name replaces the GAN's norm_cfg.
 MODEL_CONFIG = osp.join(ROOT, 'configs', '_base_', 'models', 'semantic_gan.py')
 SCHEDULE_CONFIG = osp.join(ROOT, 'configs', '_base_', 'schedules', 'two_time_scale_adam.py')
+# The dataset whose configs give each family's generator (``configs/*/<family>_ade20k.py``,
+# found by the norm they hold): 151 classes at 256x256, the benchmarks' setting.
+SETTING = 'ade20k'
+# The published codebases the benchmarks can run from checkouts, each a module with
+# ``OPTION`` (its command-line option), ``REPOSITORY``, ``published_generators(path,
+# num_classes, size, ngf)`` -> ``{family: generator}`` and ``published_inputs(generator,
+# labels, given)`` -> its keyword arguments (``given``: the layout's other inputs, by name).
+PUBLISHED_CODEBASES = (published_clade, published_inade)
 
 
 def cpu_line() -> str:
@@ -62,6 +77,43 @@ def blocky_labels(num_classes: int, height: int, width: Optional[int] = None, se
     g = torch.Generator().manual_seed(seed)
     coarse = torch.randint(0, num_classes, (1, height // block, width // block), generator=g)
     return coarse.repeat_interleave(block, 1).repeat_interleave(block, 2)
+
+
+def scene(num_classes: int, height: int, width: Optional[int] = None, seed: int = 0,
+          grid: int = 16, classes_present: int = 20, split_classes: int = 4,
+          pieces: int = 3) -> Tuple[torch.Tensor, Dict[str, torch.Tensor]]:
+    """A label map laid out as :func:`blocky_labels` lays it out (``grid`` x ``grid`` squares:
+    16-pixel ones at 256x256) but of ``classes_present`` classes (of ``num_classes``; an ADE20k
+    photo has about 10-20), and its instance map: one instance per class present, as ADE20k's
+    instances are made (renumbered ``0..K-1``), except for ``split_classes`` classes whose
+    squares belong to ``pieces`` objects each (several people, several cars). The layout is
+    the same at every size; the defaults give 20 classes and 28 instances.
+
+    Returns ``(labels, inputs)``: ``(1, H, W)`` int64 class ids and ``{'instances': (1, H, W)
+    int64 ids}``, the layout inputs a scene gives (:func:`required_inputs` hands them to
+    whoever declares them)."""
+    width = height if width is None else width
+    g = torch.Generator().manual_seed(seed)
+    palette = torch.randperm(num_classes, generator=g)[:min(classes_present, num_classes)]
+    coarse = palette[torch.randint(0, len(palette), (1, grid, grid), generator=g)]
+    present, instances = torch.unique(coarse, return_inverse=True)
+    split = present[torch.randperm(len(present), generator=g)[:split_classes]]
+    next_id = len(present)
+    for cls in split.tolist():  # piece 0 keeps the class's instance id, the others get new ids
+        where = coarse == cls
+        piece = torch.randint(0, pieces, (int(where.sum()), ), generator=g)
+        ids = instances[where]
+        for k in range(1, pieces):
+            ids[piece == k] = next_id
+            next_id += 1
+        instances[where] = ids
+    _, instances = torch.unique(instances, return_inverse=True)  # 0..K-1 (a piece may be empty)
+
+    def full(ids):
+        return torch.nn.functional.interpolate(ids[:, None].float(), size=(height, width),
+                                               mode='nearest')[:, 0].long()
+
+    return full(coarse), {'instances': full(instances)}
 
 
 def stroke_maps(height: int, width: int, num_classes: int, count: int, seed: int = 0):
@@ -86,15 +138,21 @@ def stroke_maps(height: int, width: int, num_classes: int, count: int, seed: int
     return maps, paths
 
 
-def required_inputs(reader: nn.Module, labels: torch.Tensor,
-                    seed: int = 0) -> Dict[str, torch.Tensor]:
-    """A valid value of every layout input ``reader`` (a generator or a norm) declares without a
-    default, for ``labels``; inputs with a default are left to ``reader``, which computes or
-    draws them inside the measured call, as inference does."""
+def required_inputs(reader: nn.Module, labels: torch.Tensor, seed: int = 0,
+                    given: Optional[Mapping[str, torch.Tensor]] = None
+                    ) -> Dict[str, torch.Tensor]:
+    """A value of every layout input ``reader`` (a generator or a norm) declares without a
+    default, for ``labels``: ``given``'s by name (a :func:`scene`'s instance map), else a valid
+    one drawn as the declaration samples it; inputs with a default are left to ``reader``, which
+    computes or draws them inside the measured call, as inference does."""
     if not hasattr(reader, 'layout_inputs'):  # the plain BatchNorm baseline
         return {}
-    return sample_inputs(reader, labels, torch.Generator().manual_seed(seed),
-                         lambda spec: spec.default is None)
+    given = given or {}
+    inputs = sample_inputs(reader, labels, torch.Generator().manual_seed(seed),
+                           lambda spec: spec.default is None and spec.name not in given)
+    inputs.update({spec.name: given[spec.name] for spec in reader.layout_inputs()
+                   if spec.default is None and spec.name in given})
+    return inputs
 
 
 # --- timing --------------------------------------------------------------------------------
@@ -152,40 +210,65 @@ def build_norm(name: str, num_features: int, num_classes: int) -> nn.Module:
     return MODELS.build(cfg)
 
 
-def model_config(model: str, num_classes: Optional[int] = None,
-                 base_channels: int = 64) -> Config:
-    """The config of ``model``: a config file, or a norm's registered name, then the training
-    configs' GAN and optimizers (:data:`MODEL_CONFIG`, :data:`SCHEDULE_CONFIG`) with that norm,
-    ``num_classes`` classes, ``base_channels`` (ngf) and no VGG loss (its weights are a local
-    file)."""
+@functools.lru_cache(maxsize=None)
+def setting_configs() -> Dict[str, str]:
+    """``{registered norm name: config file}`` of the :data:`SETTING` configs
+    (``configs/*/*_<SETTING>.py``), by the norm their generator holds."""
+    found = {}
+    for path in sorted(glob.glob(osp.join(ROOT, 'configs', '*', f'*_{SETTING}.py'))):
+        norm = Config.fromfile(path).model.generator.norm_cfg.type
+        if norm in found:
+            raise SystemExit(f'two {SETTING} configs with {norm} generators: {found[norm]} and '
+                             f'{path}; the benchmarks need one per family')
+        found[norm] = path
+    return found
+
+
+def model_config(model: str, num_classes: Optional[int] = None, base_channels: int = 64,
+                 size: Optional[int] = None) -> Config:
+    """The config of ``model``: a config file as it is; or a norm's registered name, then the
+    family's :data:`SETTING` config (:func:`setting_configs`: its generator as trained, a code
+    ``z`` and a style encoder included) or, for a norm without one (the plain baseline), the
+    training configs' GAN and optimizers (:data:`MODEL_CONFIG`, :data:`SCHEDULE_CONFIG`) with
+    that norm; either with ``num_classes`` classes, ``base_channels`` (ngf), ``size`` x
+    ``size`` images where the generator is built for one size (``out_size``) and no VGG loss
+    (its weights are a local file)."""
     if model.endswith('.py'):
         return Config.fromfile(model)
-    cfg = Config.fromfile(MODEL_CONFIG)
-    cfg.optim_wrapper = Config.fromfile(SCHEDULE_CONFIG).optim_wrapper
-    generator = cfg.model.generator
-    generator.norm_cfg = dict(type=model)
-    generator.num_classes = cfg.model.discriminator.num_classes = num_classes
+    if model in setting_configs():
+        cfg = Config.fromfile(setting_configs()[model])
+        generator = cfg.model.generator
+    else:
+        cfg = Config.fromfile(MODEL_CONFIG)
+        cfg.optim_wrapper = Config.fromfile(SCHEDULE_CONFIG).optim_wrapper
+        generator = cfg.model.generator
+        generator.norm_cfg = dict(type=model)
+    if num_classes is not None or generator.get('num_classes') is None:
+        generator.num_classes = cfg.model.discriminator.num_classes = num_classes
     generator.base_channels = base_channels
+    if generator.get('out_size') is not None and size is not None:
+        generator.out_size = (size, size)
     cfg.model.perceptual_loss = None
     return cfg
 
 
-def build_generator(model: str, num_classes: Optional[int] = None,
-                    base_channels: int = 64) -> nn.Module:
+def build_generator(model: str, num_classes: Optional[int] = None, base_channels: int = 64,
+                    size: Optional[int] = None) -> nn.Module:
     """The generator of :func:`model_config`, initialised, in eval mode, on the CPU."""
     import clade_mm.models
     generator = clade_mm.models.build_generator(
-        model_config(model, num_classes, base_channels), 'cpu')
+        model_config(model, num_classes, base_channels, size), 'cpu')
     generator.init_weights()
     return generator.eval()
 
 
-def build_gan(model: str, num_classes: Optional[int] = None, base_channels: int = 64):
+def build_gan(model: str, num_classes: Optional[int] = None, base_channels: int = 64,
+              size: Optional[int] = None):
     """The GAN of :func:`model_config`, initialised, and its optimizers (an
     ``OptimWrapperDict``), as training builds them."""
     import clade_mm.models  # noqa: F401  (registers the GAN's modules)
     from mmengine.optim import build_optim_wrapper
-    cfg = model_config(model, num_classes, base_channels)
+    cfg = model_config(model, num_classes, base_channels, size)
     with DefaultScope.overwrite_default_scope(cfg.get('default_scope', 'mmagic')):
         from mmagic.registry import MODELS as MMAGIC_MODELS
         gan = MMAGIC_MODELS.build(cfg.model)

@@ -5,32 +5,41 @@ Nothing of that code is shipped here: pass the folder of a checkout (the one tha
 ``models/networks/generator.py``) with ``--published-code``. Each published generator is named
 by the clade-mm norm family its weights hold, read from its keys by the checkpoint converter
 (:class:`clade_mm.converters.GeneratorArchitecture`), so that it is compared with the family
-that computes the same function. The benchmarks reach this module through ``common``.
+that computes the same function. The benchmarks reach this module through ``common``
+(``PUBLISHED_CODEBASES``); :mod:`published_inade` imports the published INADE code the same way.
 """
 import importlib
 import os.path as osp
 import sys
 import types
 from argparse import Namespace
-from typing import Dict
+from typing import Dict, Optional
 
 import torch
 import torch.nn as nn
 
+OPTION = '--published-code'  # the benchmarks' option that gives a checkout
+REPOSITORY = 'tzt101/CLADE'
 # The published code's norm options this module builds: its class-adaptive norm, without and
 # with its positional map (``--add_dist``).
 PUBLISHED_OPTIONS = (dict(norm_mode='clade', add_dist=False),
                      dict(norm_mode='clade', add_dist=True))
 
 
-def published_generator_class(path: str):
-    """``SPADEGenerator`` of the published code at ``path``."""
+def published_generator_class(path: str, option: str = OPTION, repository: str = REPOSITORY):
+    """``SPADEGenerator`` of the published code at ``path`` (a checkout of ``repository``,
+    given with ``option``). The published SPADE-derived codebases all name their packages
+    ``models``: whatever another checkout imported under that name is dropped first, so that
+    one process can hold the generators of several (what is built keeps its own modules)."""
     if not osp.isfile(osp.join(path, 'models', 'networks', 'generator.py')):
-        raise SystemExit(f'--published-code {path}: no models/networks/generator.py there; give '
-                         'the folder of a checkout of the published CLADE repository')
+        raise SystemExit(f'{option} {path}: no models/networks/generator.py there; give '
+                         f'the folder of a checkout of the published {repository} repository')
     path = osp.abspath(path)
     if path not in sys.path:
         sys.path.insert(0, path)
+    for name in [name for name in sys.modules if name == 'models' or
+                 name.startswith('models.')]:
+        del sys.modules[name]
     # The packages' __init__ files import the training code (losses, options, util with its
     # extra dependencies); the generator's own modules need none of it, so the packages are
     # registered bare.
@@ -71,10 +80,12 @@ def published_generators(path: str, num_classes: int, size: int,
     return generators
 
 
-def published_inputs(generator: nn.Module, labels: torch.Tensor) -> dict:
+def published_inputs(generator: nn.Module, labels: torch.Tensor,
+                     given: Optional[Dict[str, torch.Tensor]] = None) -> dict:
     """The published generator's arguments for ``(N, H, W)`` ``labels``, as its pipeline makes
     them: the one-hot maps and, with ``--add_dist``, the positional maps (computed offline there,
-    so computed here once, before any timing)."""
+    so computed here once, before any timing). ``given``, the layout's other inputs (an
+    instance map), is not read: these generators take no instance maps."""
     inputs = dict(input=one_hot(labels, generator.opt.semantic_nc))
     if generator.opt.add_dist:
         from clade_mm.ops.positional_map import icpe_map
