@@ -80,3 +80,14 @@ def instance_edges(instance_map: Tensor) -> Tensor:
     edge[:, :, 1:] |= horizontal
     edge[:, :, :-1] |= horizontal
     return edge[:, None].float()
+
+
+def region_means(x: Tensor, ids: Tensor, rows: int) -> Tensor:
+    """``(N, C, H, W)`` features averaged over each id ``0..rows-1`` of the ``(N, H, W)`` id map
+    (a class or instance map of the features' size): ``(N, rows, C)``, 0 for ids that do not
+    occur."""
+    n, c = x.shape[:2]
+    ids = ids.reshape(n, 1, -1).expand(-1, c, -1)
+    sums = x.new_zeros(n, c, rows).scatter_add_(2, ids, x.reshape(n, c, -1))
+    counts = x.new_zeros(n, 1, rows).scatter_add_(2, ids[:, :1], x.new_ones(n, 1, ids.shape[-1]))
+    return (sums / counts.clamp(min=1)).transpose(1, 2)

@@ -13,6 +13,7 @@ from torch import Tensor
 from mmagic.registry import MODELS
 
 from ....layers import INSTANCES, SemanticLayout, resize_nearest
+from ....layers.label_map import region_means
 from ....layers.inade import instance_noise_input
 
 Posterior = Tuple[Tensor, Tensor]
@@ -48,16 +49,6 @@ class InstanceAwareConv2d(nn.Conv2d):
         out_h = (h + 2 * self.padding[0] - self.dilation[0] * (self.kernel_size[0] - 1) -
                  1) // self.stride[0] + 1
         return out.view(n, -1, out_h, out.shape[-1] // out_h)
-
-
-def instance_means(x: Tensor, instances: Tensor, rows: int) -> Tensor:
-    """``(N, C, H, W)`` features averaged over each instance id ``0..rows-1`` of the ``(N, H, W)``
-    map: ``(N, rows, C)``, 0 for ids that do not occur."""
-    n, c = x.shape[:2]
-    ids = instances.reshape(n, 1, -1).expand(-1, c, -1)
-    sums = x.new_zeros(n, c, rows).scatter_add_(2, ids, x.reshape(n, c, -1))
-    counts = x.new_zeros(n, 1, rows).scatter_add_(2, ids[:, :1], x.new_ones(n, 1, ids.shape[-1]))
-    return (sums / counts.clamp(min=1)).transpose(1, 2)
 
 
 @MODELS.register_module()
@@ -128,7 +119,7 @@ class InstanceStyleEncoder(BaseModule):
         heads = (self.scale_conv_mu, self.scale_conv_var, self.bias_conv_mu, self.bias_conv_var)
         out = heads[0].apply_weights(y, instances, torch.cat([h.weight for h in heads]),
                                      torch.cat([h.bias for h in heads]))
-        return tuple(instance_means(part, instances, rows)
+        return tuple(region_means(part, instances, rows)
                      for part in out.split(self.noise_channels, dim=1))
 
     def encode(self, images: Tensor, layout: SemanticLayout, sample: bool = True,

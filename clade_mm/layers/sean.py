@@ -1,0 +1,272 @@
+"""SEAN's ACE: semantic region-adaptive normalization (Zhu et al., "SEAN: Image Synthesis with
+Semantic Region-Adaptive Normalization", CVPR 2020). A SPADE modulation and a modulation from
+one style code per class, blended by two learned weights.
+
+Registered as ``'SEAN'``. What the rest of the package reads (see :mod:`clade_mm.layers.base`):
+
+* layout inputs: ``style_codes`` ``(N, N_c, style_channels)``, row ``j`` the style code of class
+  ``j`` (from a photo and its label map by the region style encoder,
+  :class:`~clade_mm.models.editors.sean.RegionStyleEncoder`, or given); required, as a style
+  is what SEAN synthesises from. ``noise_seed`` ``(N,)`` int64: each sample's per-pixel noise
+  comes from a generator seeded with it, every layer drawing in call order as the published
+  code draws from the global generator (so a published image is reproduced from the seed it
+  was made with); drawn when not given. Layers built with ``with_style=False`` (the published
+  last block) read only ``noise_seed``.
+* float32: the parameter-free norm.
+* fusion: the style map SEAN convolves is constant on each region, so its 3x3 convolution is,
+  at each pixel, the sum over the 9 taps of ``W_tap @ code'[class at the tap]`` with
+  ``code' = ReLU(projection_class(code_class))``. The layer computes these per-class products
+  once per image for the classes present (``9 x K`` rows of ``2C``) and gathers 9 of them per
+  pixel (``embedding_bag``), out of the image gathering the zero row: exactly the convolution,
+  zero padding included, without the ``style_channels``-wide map. ``style_path='dense'`` keeps
+  the published formula (broadcast the codes, then the two convolutions) as the reference.
+* complexity: the SPADE branch's three convolutions, ``N_c`` projections of
+  ``style_channels^2``; per image ``K (style_channels^2 + 9 x style_channels x 2C)`` for the
+  ``K`` classes present, then ``9 x 2C`` additions per pixel (the dense path:
+  ``9 x style_channels x 2C`` multiply-adds per pixel).
+"""
+import functools
+from typing import Iterable, Tuple
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from mmengine.registry import MODELS
+from torch import Tensor
+
+from .base import ConditionalNorm
+from .layout import LayoutInput, SemanticLayout
+from .spade import SPADEModulation, layout_segmap
+
+STYLE_PATHS = ('gather', 'dense')
+
+
+def _sample_codes(num_classes: int, style_channels: int, labels: Tensor,
+                  rng: torch.Generator) -> Tensor:
+    # the encoder's codes are region means of a tanh: within [-1, 1]
+    codes = torch.rand(labels.shape[0], num_classes, style_channels, generator=rng) * 2 - 1
+    return codes.to(labels.device)
+
+
+@functools.lru_cache(maxsize=None)
+def style_codes_input(num_classes: int, style_channels: int) -> LayoutInput:
+    """The declaration of the style codes of ``num_classes`` classes: one object per size, so
+    that every SEAN layer of a generator declares the same input."""
+    return LayoutInput(
+        'style_codes',
+        f'(N, {num_classes}, {style_channels}) float32: row j, the style code of class j',
+        'give a style photo with its label map (style=..., style_labels=... in '
+        'SemanticSynthesizer.synthesize; --style PHOTO --style-labels MAP on the command line) '
+        'or the codes themselves (style_codes=..., e.g. from SemanticSynthesizer.encode_styles)',
+        spatial=False, size=(num_classes, style_channels),
+        sample=functools.partial(_sample_codes, num_classes, style_channels))
+
+
+def _draw_seeds(layout: SemanticLayout, device: torch.device) -> Tensor:
+    return torch.randint(0, 2 ** 31 - 1, (layout.batch_size, )).to(device)
+
+
+NOISE_SEED = LayoutInput(
+    'noise_seed', '(N,) int64: the seed of each sample\'s per-pixel noise',
+    'drawn when not given; give one seed per label map to repeat an image', spatial=False,
+    integer=True, random=True, size=(), default=_draw_seeds,
+    sample=lambda labels, rng: torch.randint(0, 2 ** 31 - 1, (labels.shape[0], ),
+                                             generator=rng).to(labels.device))
+
+
+class StyleProjections(nn.Module):
+    """One ``Linear(style_channels, style_channels)`` per class, as one bank: ``weight``
+    ``(N_c, out, in)`` and ``bias`` ``(N_c, out)`` (the published ``fc_mu<j>``, any class
+    count). Initialised as the published generator initialises its linears (Xavier-normal,
+    gain 0.02, zero bias)."""
+
+    def __init__(self, num_classes: int, style_channels: int):
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(num_classes, style_channels, style_channels))
+        self.bias = nn.Parameter(torch.zeros(num_classes, style_channels))
+        for weight in self.weight:
+            nn.init.xavier_normal_(weight, gain=0.02)
+
+    def forward(self, codes: Tensor, classes: Tensor) -> Tensor:
+        """``ReLU(projection_j(codes[:, k]))`` for ``j = classes[k]``: ``(N, K, out)`` from
+        ``codes`` ``(N, K, in)``."""
+        weight = self.weight[classes].to(codes.dtype)
+        return F.relu(torch.einsum('nki,koi->nko', codes, weight) +
+                      self.bias[classes].to(codes.dtype))
+
+    def extra_repr(self) -> str:
+        return f'num_classes={self.weight.shape[0]}, style_channels={self.weight.shape[1]}'
+
+
+@MODELS.register_module(name='SEAN')
+class SEAN(ConditionalNorm):
+    """ACE: ``out = norm(x + noise) * (1 + gamma) + beta`` with
+    ``gamma = a * gamma_style + (1 - a) * gamma_spade``, ``a = sigmoid(blending_gamma)`` (and
+    ``beta`` likewise with ``blending_beta``). ``gamma_spade``, ``beta_spade`` are SPADE's
+    (:class:`~clade_mm.layers.spade.SPADEModulation`); ``gamma_style``, ``beta_style`` are
+    ``conv_gamma``, ``conv_beta`` (``style_channels -> C``) of the map holding, at each pixel,
+    ``ReLU(projection_c(style_codes[c]))`` of its class ``c``. ``noise`` is one N(0, 1) value
+    per pixel times ``noise_var`` per channel.
+
+    Args:
+        style_channels: of a style code (512 in the published models).
+        with_style: the style branch (the published ``use_rgb``; ``False`` in the published
+            generator's last block: SPADE's modulation alone).
+        style_path: ``'gather'`` (per-class products gathered per tap, the default; exact) or
+            ``'dense'`` (the published broadcast-then-convolve, as the reference).
+        hidden_channels, kernel_size: of the SPADE branch and of the style convolutions.
+        with_instance_edge: must be ``False``: the style codes are per class.
+        Others as :class:`~clade_mm.layers.base.ConditionalNorm`.
+
+    Shapes:
+        ``(N, C, H, W) -> (N, C, H, W)``.
+    """
+    _abbr_ = 'sean'
+
+    def __init__(self, num_features: int, num_classes: int, param_free_norm: str = 'BN',
+                 eps: float = 1e-5, momentum: float = 0.1, with_instance_edge: bool = False,
+                 style_channels: int = 512, with_style: bool = True, style_path: str = 'gather',
+                 hidden_channels: int = 128, kernel_size: int = 3):
+        if with_instance_edge:
+            raise ValueError(
+                'SEAN does not condition on instance edges: its style codes are per class. '
+                'Build the generator with with_instance_edge=False (the discriminator can '
+                'still take the edges).')
+        if style_path not in STYLE_PATHS:
+            raise ValueError(f'style_path={style_path!r}; choose one of {", ".join(STYLE_PATHS)}')
+        if kernel_size % 2 != 1:
+            raise ValueError(f'kernel_size must be odd, got {kernel_size}')
+        super().__init__(num_features, num_classes, param_free_norm, eps, momentum, False)
+        self.style_channels = style_channels
+        self.with_style = with_style
+        self.style_path = style_path
+        self.kernel_size = kernel_size
+        self.spade = SPADEModulation(num_classes, num_features, hidden_channels, kernel_size)
+        self.noise_var = nn.Parameter(torch.zeros(num_features))
+        if with_style:
+            self.codes_input = style_codes_input(num_classes, style_channels)
+            self.style_projections = StyleProjections(num_classes, style_channels)
+            padding = kernel_size // 2
+            self.conv_gamma = nn.Conv2d(style_channels, num_features, kernel_size,
+                                        padding=padding)
+            self.conv_beta = nn.Conv2d(style_channels, num_features, kernel_size,
+                                       padding=padding)
+            self.blending_gamma = nn.Parameter(torch.zeros(1))
+            self.blending_beta = nn.Parameter(torch.zeros(1))
+
+    # --- declarations --------------------------------------------------------------------
+    def layout_inputs(self) -> Tuple[LayoutInput, ...]:
+        return ((self.codes_input, ) if self.with_style else ()) + (NOISE_SEED, )
+
+    def own_init_modules(self) -> Iterable[nn.Module]:
+        return (self.style_projections, ) if self.with_style else ()
+
+    def macs(self, x: Tensor, output: Tensor, submodule_macs: int) -> int:
+        # the SPADE branch as measured (the style convolutions and projections run as
+        # tables, not as modules); the style branch at its worst, every class present
+        pixels = x.shape[0] * x.shape[2] * x.shape[3]
+        if not self.with_style:
+            return submodule_macs
+        taps = self.kernel_size ** 2
+        tables = x.shape[0] * self.num_classes * (
+            self.style_channels ** 2 + taps * self.style_channels * 2 * self.num_features)
+        return submodule_macs + tables + taps * 2 * self.num_features * pixels
+
+    def paper_macs(self, height: int, width: int) -> int:
+        spade = sum(p.numel() for p in self.spade.parameters() if p.dim() > 1)
+        style = 0
+        if self.with_style:
+            style = self.kernel_size ** 2 * self.style_channels * 2 * self.num_features
+        return (spade + style) * height * width
+
+    # --- running -------------------------------------------------------------------------
+    def pixel_noise(self, x: Tensor, layout: SemanticLayout) -> Tensor:
+        """``(N, 1, H, W)`` N(0, 1) values: each sample's next draw of ``H x W`` from its
+        seeded generator (drawn as the published ``randn(N, W, H, 1)``, then transposed).
+        Kept per layer for the life of the layout, so a recomputed forward sees the same."""
+        n, _, h, w = x.shape
+
+        def draw():
+            generators = layout.cached(('sean_noise_generators', ), lambda: [
+                torch.Generator().manual_seed(int(seed))
+                for seed in layout.get(NOISE_SEED, torch.device('cpu'), self._owner())])
+            return torch.stack([torch.randn(w, h, generator=g).t() for g in generators])[:, None]
+
+        return layout.cached(('sean_noise', id(self), (h, w)), draw).to(x.device)
+
+    def normalize_and_modulate(self, x: Tensor, layout: SemanticLayout) -> Tensor:
+        noise = self.pixel_noise(x, layout).to(x.dtype) * \
+            self.noise_var.to(x.dtype).view(1, -1, 1, 1)
+        return self.modulate(self.param_free_norm(x + noise), layout)
+
+    def modulate(self, normalized: Tensor, layout: SemanticLayout) -> Tensor:
+        size, device, dtype = normalized.shape[-2:], normalized.device, normalized.dtype
+        segmap = layout_segmap(layout, size, self.num_classes, False, device, dtype)
+        gamma, beta = self.spade(segmap)
+        if self.with_style:
+            style = self.style_modulation(layout, size, device, self.conv_gamma.weight.dtype)
+            gamma_style, beta_style = style.to(dtype).chunk(2, dim=1)
+            alpha_gamma = torch.sigmoid(self.blending_gamma).to(dtype)
+            alpha_beta = torch.sigmoid(self.blending_beta).to(dtype)
+            gamma = alpha_gamma * gamma_style + (1 - alpha_gamma) * gamma
+            beta = alpha_beta * beta_style + (1 - alpha_beta) * beta
+        return normalized * (1 + gamma) + beta
+
+    def _codes(self, layout: SemanticLayout, device: torch.device) -> Tensor:
+        return layout.get(self.codes_input, device, self._owner())
+
+    def style_modulation(self, layout: SemanticLayout, size, device: torch.device,
+                         dtype: torch.dtype) -> Tensor:
+        """``cat(gamma_style, beta_style)``: ``(N, 2C, h, w)``."""
+        if self.style_path == 'dense':
+            return self.style_modulation_dense(layout, size, device, dtype)
+        classes, taps = layout_taps(layout, tuple(size), self.kernel_size, device)
+        codes = self._codes(layout, device).to(dtype)[:, classes]  # (N, K, S)
+        projected = self.style_projections(codes, classes)  # (N, K, S)
+        weight = torch.cat([self.conv_gamma.weight, self.conv_beta.weight]).flatten(2)
+        # (N, taps, K, 2C), then the zero row K that the image's outside gathers
+        tables = F.pad(torch.einsum('nks,cst->ntkc', projected, weight.to(dtype)), (0, 0, 0, 1))
+        bias = torch.cat([self.conv_gamma.bias, self.conv_beta.bias]).to(dtype)
+        n, (h, w) = codes.shape[0], size
+        out = F.embedding_bag(taps, tables.reshape(-1, tables.shape[-1]), mode='sum') + bias
+        return out.view(n, h, w, -1).permute(0, 3, 1, 2)
+
+    def style_modulation_dense(self, layout: SemanticLayout, size, device: torch.device,
+                               dtype: torch.dtype) -> Tensor:
+        """The published formula: the map of projected codes, then the two convolutions."""
+        codes = self._codes(layout, device).to(dtype)
+        every_class = torch.arange(self.num_classes, device=device)
+        projected = self.style_projections(codes, every_class)  # (N, N_c, S)
+        labels = layout.labels_at(size, device)
+        per_pixel = torch.gather(projected, 1, labels.flatten(1)[..., None].expand(
+            -1, -1, projected.shape[-1]))  # (N, h*w, S)
+        style_map = per_pixel.transpose(1, 2).reshape(codes.shape[0], -1, *size)
+        return torch.cat([self.conv_gamma(style_map), self.conv_beta(style_map)], 1)
+
+    def extra_repr(self) -> str:
+        return (f'num_features={self.num_features}, num_classes={self.num_classes}, '
+                f'style_channels={self.style_channels}, with_style={self.with_style}, '
+                f'style_path={self.style_path!r}')
+
+
+def layout_taps(layout: SemanticLayout, size: Tuple[int, int], kernel_size: int,
+                device: torch.device) -> Tuple[Tensor, Tensor]:
+    """The classes present at ``size`` (``(K,)``) and, per pixel, the rows of the ``(N, taps,
+    K + 1)`` tables its ``kernel_size x kernel_size`` window reads: ``(N h w, taps)`` int64,
+    row ``K`` for a tap outside the image (zero padding). Once per layout and size."""
+
+    def compute():
+        labels = layout.labels_at(size, device)
+        classes, compact = torch.unique(labels, return_inverse=True)
+        rows = classes.numel() + 1
+        pad = kernel_size // 2
+        padded = F.pad(compact, (pad, pad, pad, pad), value=rows - 1)
+        n, h, w = labels.shape
+        windows = [padded[:, ky:ky + h, kx:kx + w]
+                   for ky in range(kernel_size) for kx in range(kernel_size)]
+        taps = torch.stack(windows, -1)  # (N, h, w, taps)
+        offsets = (torch.arange(n, device=device).view(-1, 1, 1, 1) * kernel_size ** 2 +
+                   torch.arange(kernel_size ** 2, device=device)) * rows
+        return classes, (taps + offsets).reshape(-1, kernel_size ** 2)
+
+    return layout.cached(('sean_taps', size, kernel_size, device), compute)
