@@ -79,6 +79,12 @@ class LoadSemanticSample(BaseTransform):
         instances_from_labels: a sample without an instance map gets one instance per class
             present (the label map, renumbered): what the published INADE trained on for
             datasets without instance maps (ADE20k, its ``make_instances.py``).
+        map_scales: how many times the size of its label and instance maps a photo may be,
+            one whole factor for height and width; ``(1, )`` (the default) asks for maps of
+            the photo's size. Datasets that ship maps at a lower resolution than some of their
+            photos (CelebAMask-HQ: 512x512 maps of 1024x1024 photos) allow ``(1, 2)``, and
+            their pipeline must then resize image and maps to one size (``SemanticResize``)
+            before anything that needs them aligned pixel for pixel (a crop, packing).
 
     Adds: ``img`` (H, W, 3) uint8 BGR, ``label`` (H, W) uint8 (int16 beyond 256 classes),
     ``instance`` (H, W) int16 (instances renumbered 0..K-1; edges only need equality) with
@@ -91,7 +97,8 @@ class LoadSemanticSample(BaseTransform):
     def __init__(self, num_classes: int, palette: Union[None, str, Sequence] = None,
                  label_mapping: Optional[Dict[int, int]] = None,
                  instance_format: str = 'auto', position_map: Optional[str] = None,
-                 max_pixels: int = DEFAULT_MAX_PIXELS, instances_from_labels: bool = False):
+                 max_pixels: int = DEFAULT_MAX_PIXELS, instances_from_labels: bool = False,
+                 map_scales: Sequence[int] = (1, )):
         if instance_format not in INSTANCE_FORMATS:
             raise ValueError(f'instance_format={instance_format!r}: one of {INSTANCE_FORMATS}')
         if position_map not in (None, 'published'):
@@ -106,6 +113,12 @@ class LoadSemanticSample(BaseTransform):
             raise ValueError(f'max_pixels={max_pixels!r}: a number of pixels >= 1')
         self.max_pixels = max_pixels
         self.instances_from_labels = instances_from_labels
+        scales = tuple(map_scales) if isinstance(map_scales, (list, tuple)) else ()
+        if not scales or any(isinstance(s, bool) or not isinstance(s, int) or s < 1
+                             for s in scales):
+            raise ValueError(f'map_scales={map_scales!r}: a list of whole factors >= 1 (how '
+                             "many times a map's size the photo may be), e.g. (1, 2)")
+        self.map_scales = scales
 
     def _remap(self, label: np.ndarray) -> np.ndarray:
         """Stored ids -> classes; the ids were checked first (no negative id reaches the
@@ -181,7 +194,7 @@ class LoadSemanticSample(BaseTransform):
         stored = read_stored_map(label_path, 'label map', self.max_pixels)
         label = self.label_map(stored.array, label_path, stored.palette,
                                results.get('class_palette'))
-        check_same_size(image, label, img_path, label_path, 'label map')
+        check_same_size(image, label, img_path, label_path, 'label map', self.map_scales)
         results['img'] = image
         results['label'] = label
         results['label_storage'] = describe_map(stored.array)
@@ -198,7 +211,8 @@ class LoadSemanticSample(BaseTransform):
         if instance_path:
             raw = read_map(instance_path, 'instance map', self.max_pixels)
             instance = self.instance_map(raw, instance_path)
-            check_same_size(image, instance, img_path, instance_path, 'instance map')
+            check_same_size(image, instance, img_path, instance_path, 'instance map',
+                            self.map_scales)
             results['instance'] = instance
             results['instance_storage'] = describe_map(raw)
         elif self.instances_from_labels:
@@ -211,7 +225,8 @@ class LoadSemanticSample(BaseTransform):
                 f'palette={None if self.palette is None else len(self.palette)}, '
                 f'label_mapping={self.label_mapping}, instance_format={self.instance_format!r}, '
                 f'position_map={self.position_map!r}, max_pixels={self.max_pixels}, '
-                f'instances_from_labels={self.instances_from_labels})')
+                f'instances_from_labels={self.instances_from_labels}, '
+                f'map_scales={self.map_scales})')
 
 
 def published_position_map(ids: np.ndarray) -> np.ndarray:
@@ -311,6 +326,15 @@ class SemanticCrop(BaseTransform):
     def transform(self, results: dict) -> dict:
         present = [k for k in self.keys if k in results]
         height, width = results[present[0]].shape[:2]
+        # Maps stored smaller than the photo (LoadSemanticSample's map_scales) are aligned
+        # only once resized to one size: one crop box would cut different parts of each.
+        unequal = [k for k in present if results[k].shape[:2] != (height, width)]
+        if unequal:
+            raise DatasetError(
+                f'cannot crop {", ".join(present)} of {_name(results.get("img_path"))} at one '
+                f'position: {present[0]} is {width}x{height} but {unequal[0]} is '
+                f'{results[unequal[0]].shape[1]}x{results[unequal[0]].shape[0]}. Resize them '
+                'to one size first (a SemanticResize before the crop in the pipeline).', 'size')
         crop_h, crop_w = self.crop_size
         if height < crop_h or width < crop_w:
             raise DatasetError(

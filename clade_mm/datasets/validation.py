@@ -4,7 +4,7 @@ A bad file must stop training before it becomes a device-side assertion deep ins
 each check raises a :class:`DatasetError` that names the file, the offending value and the fix.
 """
 import os.path as osp
-from typing import Dict, Optional
+from typing import Dict, Optional, Sequence
 
 import numpy as np
 
@@ -133,14 +133,25 @@ def check_embedded_palette(indices: np.ndarray, embedded: np.ndarray,
 
 
 def check_same_size(image: np.ndarray, other: np.ndarray, image_path: Optional[str],
-                    other_path: Optional[str], what: str) -> None:
-    """An image and its label (or instance) map must be pixel-aligned."""
-    if image.shape[:2] != other.shape[:2]:
-        raise DatasetError(
-            f'image {_name(image_path)} is {image.shape[1]}x{image.shape[0]} but its {what} '
-            f'{_name(other_path)} is {other.shape[1]}x{other.shape[0]}: they must be '
-            f'pixel-aligned (resize the {what} with nearest neighbour, never interpolation).',
-            'size')
+                    other_path: Optional[str], what: str,
+                    scales: Sequence[int] = (1, )) -> None:
+    """An image and its label (or instance) map must be pixel-aligned: the image is the map's
+    size, or ``s`` times it in both directions for an ``s`` of ``scales`` (datasets that ship
+    maps at a lower resolution than their photos; the pipeline then resizes both to one size)."""
+    (height, width), (map_height, map_width) = image.shape[:2], other.shape[:2]
+    if any(height == s * map_height and width == s * map_width for s in scales):
+        return
+    if tuple(scales) == (1, ):
+        fix = (f'they must be pixel-aligned (resize the {what} with nearest neighbour, never '
+               'interpolation).')
+    else:
+        allowed = ' or '.join(f'{s}x' for s in scales)
+        fix = (f'the image must be {allowed} the size of its {what} in both directions '
+               f'(map_scales={tuple(scales)} of LoadSemanticSample); a map of another size '
+               'belongs to another photo or another resolution of the dataset.')
+    raise DatasetError(
+        f'image {_name(image_path)} is {width}x{height} but its {what} {_name(other_path)} is '
+        f'{map_width}x{map_height}: {fix}', 'size')
 
 
 def palette_to_ids(mask: np.ndarray, palette: np.ndarray, path: Optional[str] = None) -> np.ndarray:

@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import numpy as np
+from mmengine.config import Config
 from PIL import Image
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -107,3 +108,90 @@ def test_255_without_a_mapping_is_named_with_the_fix(tmp_path):
     assert run.returncode == 1
     assert ("label id 255 in train_label/a.png, but num_classes=183 (ids 0..182); 255 is the "
             "usual don't-care value") in run.stdout
+
+
+CELEBAMASK_HQ = 'configs/_base_/datasets/celebamask_hq.py'
+CELEBAMASK_HQ_PALETTE = np.asarray(Config.fromfile(os.path.join(ROOT, CELEBAMASK_HQ)).palette,
+                                   np.uint8)  # the colours of the dataset's vis/ pictures
+
+
+def celebamask_hq_sample(root, split, name, photo_size=512, seed=0):
+    """A sample of SEAN's CelebA-HQ folder: JPEG photo, 512x512 8-bit ids 0..18, and the
+    colour picture of the ids in vis/."""
+    rng = np.random.default_rng(seed)
+    label = np.zeros((512, 512), np.uint8)  # background
+    label[100:420, 140:380] = 1  # skin
+    label[:100] = 13  # hair
+    label[200:220, 190:240] = 4  # l_eye
+    label[200:220, 280:330] = 5  # r_eye
+    label[440:] = 18  # cloth
+    photo = np.clip(rng.normal(120, 40, (photo_size, photo_size, 3)), 0, 255).astype(np.uint8)
+    save(f'{root}/{split}/images/{name}.jpg', photo, quality=90)
+    save(f'{root}/{split}/labels/{name}.png', label)
+    save(f'{root}/{split}/vis/{name}.png', CELEBAMASK_HQ_PALETTE[label])
+    return label
+
+
+def check_celebamask_hq(root, *args):
+    return subprocess.run(
+        [sys.executable, 'tools/check_dataset.py', CELEBAMASK_HQ, *args, '--out-dir',
+         f'{root}/out', '--cfg-options', f'train_dataloader.dataset.data_root={root}',
+         f'test_dataloader.dataset.data_root={root}'],
+        capture_output=True, text=True, cwd=ROOT)
+
+
+def test_a_sound_celebamask_hq_folder_passes_with_its_figures(tmp_path):
+    celebamask_hq_sample(tmp_path, 'train', '0', photo_size=1024)  # a CelebA-HQ original
+    celebamask_hq_sample(tmp_path, 'train', '1', photo_size=512, seed=1)
+    celebamask_hq_sample(tmp_path, 'train', '2', photo_size=1024, seed=2)
+    celebamask_hq_sample(tmp_path, 'test', '28000', photo_size=1024)
+    run = check_celebamask_hq(tmp_path)
+    assert run.returncode == 0, run.stdout + run.stderr
+    train, test = run.stdout.split('celebamask_hq, test split')
+    assert 'pairs found        3' in train and 'missing partners   0' in train
+    assert 'label ids seen     6 of num_classes=19 (ids 0..18)' in train
+    assert "don't-care" not in train and 'instance maps' not in train
+    assert '\nOK\n' in train
+    assert 'pairs found        1' in test and '\nOK\n' in test
+    assert (tmp_path / 'out/celebamask_hq_train_class_pixels.png').is_file()
+
+
+def test_every_planted_celebamask_hq_defect_is_named_and_the_tool_exits_1(tmp_path):
+    label = celebamask_hq_sample(tmp_path, 'train', '0', photo_size=1024)
+    celebamask_hq_sample(tmp_path, 'train', '1')
+    path = tmp_path / 'train/images/1.jpg'  # a download cut short
+    path.write_bytes(path.read_bytes()[:len(path.read_bytes()) // 2])
+    celebamask_hq_sample(tmp_path, 'train', '2')
+    path = tmp_path / 'train/labels/2.png'
+    path.write_bytes(path.read_bytes()[:len(path.read_bytes()) // 2])
+    celebamask_hq_sample(tmp_path, 'train', '3')
+    save(f'{tmp_path}/train/labels/3.png', np.where(label == 18, 19, label).astype(np.uint8))
+    celebamask_hq_sample(tmp_path, 'train', '4')  # 255: SEAN's "unknown", not a class here
+    save(f'{tmp_path}/train/labels/4.png', np.where(label == 0, 255, label).astype(np.uint8))
+    celebamask_hq_sample(tmp_path, 'train', '5')  # the vis/ picture given as the label map
+    save(f'{tmp_path}/train/labels/5.png', CELEBAMASK_HQ_PALETTE[label])
+    celebamask_hq_sample(tmp_path, 'train', '6')
+    os.remove(tmp_path / 'train/labels/6.png')
+    celebamask_hq_sample(tmp_path, 'train', '7')
+    os.remove(tmp_path / 'train/images/7.jpg')
+    celebamask_hq_sample(tmp_path, 'train', '8', photo_size=1024)  # a map of a quarter size
+    save(f'{tmp_path}/train/labels/8.png', label[::2, ::2])
+    run = check_celebamask_hq(tmp_path, '--split', 'train')
+    assert run.returncode == 1
+    out = run.stdout
+    expected = [
+        'image images/1.jpg is truncated or corrupt',
+        'label map labels/2.png is truncated or corrupt',
+        'label id 19 in labels/3.png, but num_classes=19 (ids 0..18)',
+        "label id 255 in labels/4.png, but num_classes=19 (ids 0..18); 255 is the usual "
+        "don't-care value",
+        'label map labels/5.png is a colour mask',
+        '6: no partner file',
+        '7: no partner file',
+        'image images/8.jpg is 1024x1024 but its label map labels/8.png is 256x256: the image '
+        'must be 1x or 2x the size of its label map',
+    ]
+    for line in expected:
+        assert line in out, f'{line!r} not in the report:\n{out}'
+    assert 'pairs found        7' in out and 'missing partners   2' in out and 'ERRORS' in out
+    assert 'images/0.jpg' not in out  # the sound sample is not blamed

@@ -202,3 +202,68 @@ def test_flip_keeps_image_label_instance_and_icpe_aligned(tmp_path):
     original = icpe_map(torch.from_numpy(label)[None])
     torch.testing.assert_close(dist, original.flip(-1) * torch.tensor([1.0, -1.0]).view(1, 2, 1, 1),
                                atol=1e-6, rtol=0)
+
+
+CELEBAMASK_HQ = 'configs/_base_/datasets/celebamask_hq.py'
+
+
+def celebamask_hq_sample(root, split, name, parts, photo_size=1024, grey=128):
+    """One sample of SEAN's CelebA-HQ folder: a JPEG photo of one grey, its 512x512 8-bit id
+    map (background 0 around 4x4 tiles of ``parts``) and the colour picture of the map that
+    ``vis/`` holds, which no dataset may read."""
+    label = np.zeros((512, 512), np.uint8)
+    label[128:384, 128:384] = blocks(256, 256, parts, seed=len(parts))
+    save(root / split / 'images' / f'{name}.jpg',
+         np.full((photo_size, photo_size, 3), grey, np.uint8))
+    save(root / split / 'labels' / f'{name}.png', label)
+    palette = np.asarray(Config.fromfile(CELEBAMASK_HQ).palette, np.uint8)
+    save(root / split / 'vis' / f'{name}.png', palette[label])
+    return label
+
+
+def test_celebamask_hq_pairs_photo_and_labels_by_name(tmp_path):
+    # Sorted as text, 10 and 11 come before 2; every sample must still get its own map.
+    # Sample k has the one part k + 1 and the photo grey 20 k.
+    stems = ['0', '1', '2', '10', '11']
+    for k, stem in enumerate(stems):
+        celebamask_hq_sample(tmp_path, 'train', stem, [k + 1], grey=20 * k,
+                             photo_size=1024 if k % 2 else 512)
+    dataset = dataset_from(CELEBAMASK_HQ, tmp_path,
+                           pipeline=[dict(type='LoadSemanticSample', num_classes=19,
+                                          map_scales=(1, 2))])
+    assert len(dataset) == len(stems)
+    seen = set()
+    for i in range(len(dataset)):
+        results = dataset[i]
+        stem = osp.splitext(osp.basename(results['img_path']))[0]
+        assert results['label_path'] == str(tmp_path / 'train/labels' / f'{stem}.png')
+        k = stems.index(stem)
+        assert set(np.unique(results['label']).tolist()) == {0, k + 1}
+        assert abs(float(results['img'].mean()) - 20 * k) < 2  # the photo of the same name
+        assert results['img'].shape[0] == (1024 if k % 2 else 512)
+        assert results['label'].shape == (512, 512)
+        seen.add(stem)
+    assert seen == set(stems)
+    os.remove(tmp_path / 'train/labels/10.png')  # its photo has no map now
+    with pytest.raises(FileNotFoundError, match="1 file\\(s\\) without a partner, e.g. '10'"):
+        dataset_from(CELEBAMASK_HQ, tmp_path)
+
+
+def test_celebamask_hq_layout_as_shipped(tmp_path):
+    parts = [1, 2, 4, 5, 13, 17, 18]  # skin, nose, eyes, hair, neck, cloth
+    celebamask_hq_sample(tmp_path, 'train', '0', parts, photo_size=1024)
+    celebamask_hq_sample(tmp_path, 'train', '1', parts, photo_size=512)
+    celebamask_hq_sample(tmp_path, 'test', '28000', parts, photo_size=1024)
+    train = dataset_from(CELEBAMASK_HQ, tmp_path)
+    assert len(train) == 2 and train.dont_care_class is None and train.num_classes == 19
+    for i in range(2):  # each photo and its 512x512 map resized to 256x256
+        item = train[i]
+        assert item['inputs']['img'].shape == (3, 256, 256)
+        assert item['inputs']['label'].shape[-2:] == (256, 256)
+        assert set(item['inputs']['label'].unique().tolist()) == {0, *parts}
+    init_default_scope('mmagic')
+    test_cfg = Config.fromfile(CELEBAMASK_HQ).test_dataloader.dataset
+    test_cfg.data_root = str(tmp_path)
+    test = DATASETS.build(test_cfg)
+    assert len(test) == 1 and test.get_data_info(0)['img_path'].endswith('test/images/28000.jpg')
+    assert test[0]['inputs']['img'].shape == (3, 256, 256)

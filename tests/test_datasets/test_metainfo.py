@@ -64,3 +64,25 @@ def test_fallbacks_and_wrong_lengths(tmp_path):
     named = Config(dict(class_names=['a', 'b']))
     with pytest.raises(ValueError, match='has 2 class names but the generator 4 classes'):
         class_metainfo(named, 4)
+
+
+def test_celebamask_hq_names_and_colours_are_those_of_seans_preprocessing():
+    """Id k + 1 is the k-th part mask SEAN's preprocessing paints (0 where none is), and the
+    colours are those of the dataset's vis/ pictures."""
+    cfg = Config.fromfile('configs/_base_/datasets/celebamask_hq.py')
+    classes = class_metainfo(cfg, cfg.num_classes)
+    assert [c['name'] for c in classes] == [
+        'background', 'skin', 'nose', 'eye_g', 'l_eye', 'r_eye', 'l_brow', 'r_brow', 'l_ear',
+        'r_ear', 'mouth', 'u_lip', 'l_lip', 'hair', 'hat', 'ear_r', 'neck_l', 'neck', 'cloth']
+    assert [c['colour'] for c in classes] == [
+        [0, 0, 0], [204, 0, 0], [76, 153, 0], [204, 204, 0], [51, 51, 255], [204, 0, 204],
+        [0, 255, 255], [51, 255, 255], [102, 51, 0], [255, 0, 0], [102, 204, 0], [255, 255, 0],
+        [0, 0, 153], [0, 0, 204], [255, 51, 153], [0, 204, 204], [0, 51, 0], [255, 153, 51],
+        [0, 204, 0]]
+    assert not any(c['dont_care'] or c['unused'] for c in classes)  # background is a class
+    for split in ('train', 'test'):
+        dataset = cfg[f'{split}_dataloader'].dataset
+        loader = dataset.pipeline[0]
+        assert dataset.num_classes == loader.num_classes == 19
+        assert 'dont_care_class' not in dataset and not loader.get('label_mapping')
+        assert 'instance' not in dataset.data_prefix

@@ -108,3 +108,68 @@ def test_one_crop_position_for_image_and_maps(tmp_path):
                         instance=label.astype(np.int16)))
         assert np.array_equal(out['img'][..., 0], out['label'])
         assert np.array_equal(out['instance'], out['label'])
+
+
+def face(photo_size, seed):
+    """A CelebAMask-HQ-like sample: a photo of ``photo_size`` squared and its 512x512 id map
+    of the 19 classes, with one- and two-pixel structures (strands of hair, an earring)
+    that a resampling grid moves or drops."""
+    rng = np.random.default_rng(seed)
+    ys, xs = np.mgrid[0:512, 0:512]
+    label = np.zeros((512, 512), np.uint8)
+    label[(ys - 256) ** 2 / 200 ** 2 + (xs - 256) ** 2 / 150 ** 2 < 1] = 1  # skin
+    label[ys < 140] = 13  # hair
+    label[230:250, 180:230] = 4  # l_eye
+    label[230:250, 280:330] = 5  # r_eye
+    label[380:400, 220:290] = 11  # u_lip
+    label[460:, :] = 18  # cloth
+    for x in rng.integers(10, 500, 12):  # strands and earrings, one or two pixels wide
+        label[100:300, x:x + rng.integers(1, 3)] = rng.choice([13, 15])
+    scale = photo_size // 512
+    photo = np.kron(label.astype(float)[..., None] * 13, np.ones((scale, scale, 1)))
+    photo = photo + rng.normal(0, 20, (photo_size, photo_size, 3))
+    return np.clip(photo, 0, 255).astype(np.uint8), label
+
+
+def sean_reference(img_path, label_path, size, flip):
+    """SEAN's loader for its CelebA-HQ command (resize_and_crop, load size = crop size, no
+    instance maps), with PIL: the photo and the map each resized from its own size to
+    ``size`` (bicubic, nearest), the crop of the whole resized image, an optional flip."""
+    def transform(image, method):
+        image = image.resize((size, size), method)
+        return image.transpose(Image.FLIP_LEFT_RIGHT) if flip else image
+
+    image = np.asarray(transform(Image.open(img_path).convert('RGB'), Image.BICUBIC))
+    label = np.asarray(transform(Image.open(label_path), Image.NEAREST))
+    return image, label
+
+
+@pytest.mark.parametrize('photo_size, flip', [(1024, True), (1024, False), (512, True)])
+def test_celebamask_hq_training_samples_match_seans_loader(tmp_path, photo_size, flip):
+    photo, label = face(photo_size, seed=photo_size + flip)
+    img_path, label_path = tmp_path / 'train/images/7.jpg', tmp_path / 'train/labels/7.png'
+    os.makedirs(img_path.parent)
+    os.makedirs(label_path.parent)
+    Image.fromarray(photo).save(img_path, quality=95)
+    Image.fromarray(label).save(label_path)
+    init_default_scope('mmagic')
+    cfg = Config.fromfile('configs/_base_/datasets/celebamask_hq.py').train_dataloader.dataset
+    pipeline = [t for t in cfg.pipeline if t.type != 'PackInputs']
+    for t in pipeline:
+        if t.type == 'Flip':
+            t.flip_ratio = 1.0 if flip else 0.0
+    cfg.update(data_root=str(tmp_path), pipeline=pipeline)
+    results = DATASETS.build(cfg)[0]
+
+    image, ref_label = sean_reference(img_path, label_path, 256, flip)
+    assert np.array_equal(results['label'], ref_label)
+    assert np.array_equal(results['img'][..., ::-1], image)  # BGR in the pipeline
+
+    # The test can tell: OpenCV's nearest grid moves the thin structures, and its bicubic
+    # does not antialias the photo.
+    cv_label = cv2.resize(label, (256, 256), interpolation=cv2.INTER_NEAREST)
+    pil_label = np.asarray(Image.fromarray(label).resize((256, 256), Image.NEAREST))
+    assert (cv_label != pil_label).mean() > 0.001
+    cv_image = cv2.resize(photo, (256, 256), interpolation=cv2.INTER_CUBIC).astype(float)
+    pil_image = np.asarray(Image.fromarray(photo).resize((256, 256), Image.BICUBIC))
+    assert np.abs(cv_image - pil_image).mean() > 0.5

@@ -133,3 +133,54 @@ def test_scan_reports_every_problem_and_the_tool_exits_non_zero(tmp_path):
     assert run.returncode == 1
     assert 'missing partners   1' in run.stdout and 'label id 9' in run.stdout
     assert (tmp_path / 'out/check_cfg_train_class_pixels.png').is_file()
+
+
+def test_maps_a_whole_factor_smaller_than_the_photo_only_where_map_scales_allows(tmp_path):
+    save(tmp_path / 'img/a.png', np.zeros((32, 48, 3), np.uint8))
+    save(tmp_path / 'lab/a.png', np.ones((16, 24), np.uint8))
+    with pytest.raises(DatasetError, match=r'image img/a.png is 48x32 but its label map '
+                                           r'lab/a.png is 24x16: they must be pixel-aligned'):
+        build(tmp_path)[0]
+    results = build(tmp_path, loader=dict(map_scales=(1, 2)))[0]
+    assert results['img'].shape == (32, 48, 3) and results['label'].shape == (16, 24)
+    for name, photo in (('b', (48, 72)), ('c', (32, 24)), ('d', (8, 12))):  # 3x, 2x by 1x, 1/2
+        save(tmp_path / f'img/{name}.png', np.zeros((*photo, 3), np.uint8))
+        save(tmp_path / f'lab/{name}.png', np.ones((16, 24), np.uint8))
+    dataset = build(tmp_path, loader=dict(map_scales=(1, 2)))
+    for i in range(1, 4):
+        with pytest.raises(DatasetError, match=r'lab/[bcd].png is 24x16: the image must be 1x '
+                                               r'or 2x the size of its label map in both '
+                                               r'directions \(map_scales=\(1, 2\)'):
+            dataset[i]
+
+
+def test_an_instance_map_a_whole_factor_smaller_follows_map_scales_too(tmp_path):
+    save(tmp_path / 'img/a.png', np.zeros((32, 32, 3), np.uint8))
+    save(tmp_path / 'lab/a.png', np.ones((16, 16), np.uint8))
+    save(tmp_path / 'ins/a.png', np.ones((16, 16), np.uint8))
+    results = build(tmp_path, prefix=dict(instance='ins'), loader=dict(map_scales=(2, )))[0]
+    assert results['instance'].shape == (16, 16)
+    save(tmp_path / 'ins/a.png', np.ones((8, 8), np.uint8))
+    with pytest.raises(DatasetError, match='its instance map ins/a.png is 8x8: the image must '
+                                           'be 2x the size'):
+        build(tmp_path, prefix=dict(instance='ins'), loader=dict(map_scales=(2, )))[0]
+
+
+@pytest.mark.parametrize('scales', [(), (0, ), (1, 1.5), (True, ), 2, None])
+def test_map_scales_must_be_whole_factors(scales):
+    from clade_mm.datasets import LoadSemanticSample
+    with pytest.raises(ValueError, match='map_scales=.*whole factors >= 1'):
+        LoadSemanticSample(num_classes=5, map_scales=scales)
+
+
+def test_one_crop_of_arrays_of_different_sizes_is_refused(tmp_path):
+    save(tmp_path / 'img/a.png', np.zeros((32, 32, 3), np.uint8))
+    save(tmp_path / 'lab/a.png', np.ones((16, 16), np.uint8))
+    crop = dict(type='SemanticCrop', keys=['img', 'label'], crop_size=(8, 8))
+    with pytest.raises(DatasetError, match=r'cannot crop img, label of .*a.png at one position: '
+                                           r'img is 32x32 but label is 16x16. Resize them'):
+        build(tmp_path, loader=dict(map_scales=(1, 2)), pipeline_extra=[crop])[0]
+    resize = dict(type='SemanticResize', scale=(16, 16))
+    results = build(tmp_path, loader=dict(map_scales=(1, 2)),
+                    pipeline_extra=[resize, crop])[0]
+    assert results['img'].shape == (8, 8, 3) and results['label'].shape == (8, 8)
