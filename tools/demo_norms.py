@@ -19,6 +19,7 @@ from mmengine.registry import MODELS
 
 import clade_mm
 from clade_mm.layers import instance_edges, norm_families
+from clade_mm.layers.layout import sample_inputs
 from clade_mm.ops.positional_map import icpe_map
 
 CLASSES = ('sky', 'grass', 'tree')
@@ -63,14 +64,19 @@ def main():
     features = torch.randn(1, channels, *labels.shape[1:])
     for name, layer in layers.items():
         params = sum(p.numel() for p in layer.parameters())
+        # what a family cannot do without besides the instances (SEAN's style codes), drawn
+        # once as its declaration samples it, and the same for every map below
+        given = {} if not hasattr(layer, 'layout_inputs') else sample_inputs(
+            layer, labels, torch.Generator().manual_seed(0),
+            lambda spec: spec.default is None and spec.name != 'instances')
         outs = []
         for cls in (0, 1):  # a whole image of sky, then a whole image of grass
             # one instance covering it, for the families that read instances
             with clade_mm.semantic_layout(torch.full_like(labels, cls),
-                                          instances=torch.zeros_like(labels)):
+                                          instances=torch.zeros_like(labels), **given):
                 outs.append(layer(flat_features))
         differ = (outs[0] - outs[1]).abs().mean().item()
-        with clade_mm.semantic_layout(labels, instances=instances):
+        with clade_mm.semantic_layout(labels, instances=instances, **given):
             out = layer(features)
         per_class = ', '.join(f'{c} {out[0][:, labels[0] == i].mean():+.3f}'
                               for i, c in enumerate(CLASSES))

@@ -94,8 +94,11 @@ class SemanticGenerator(BaseModule):
             downsampled label map: multi-modal synthesis (``z`` random) and, with
             ``style_encoder``, style-guided synthesis (``z`` from a reference image).
         style_encoder: a :class:`~clade_mm.models.StyleEncoder` config (or another encoder
-            with its ``encode`` call, e.g. INADE's instance encoder); it lives inside the
-            generator so that the generator's optimizer and EMA cover it.
+            with its ``encode`` call, e.g. INADE's instance encoder, SEAN's region encoder); it
+            lives inside the generator so that the generator's optimizer and EMA cover it.
+        block_norm_cfgs: per block name (``'head_0'``, ..., ``'up_3'``), keys that override
+            ``norm_cfg`` in that block, e.g. ``dict(up_3=dict(with_style=False))`` (SEAN's
+            last block).
         out_size: ``(H, W)`` of the images; needed only with ``z_channels`` (it fixes the size
             of the first feature map). Otherwise any size whose sides divide by
             ``2 ** num_upsampling_layers`` works.
@@ -112,7 +115,8 @@ class SemanticGenerator(BaseModule):
                  base_channels: int = 64, num_upsampling_layers: str = 'normal',
                  with_instance_edge: bool = False, z_channels: Optional[int] = None,
                  out_size: Optional[Sequence[int]] = None, spectral_norm: bool = True,
-                 style_encoder: Optional[dict] = None, init_cfg: Optional[dict] = None):
+                 style_encoder: Optional[dict] = None, block_norm_cfgs: Optional[dict] = None,
+                 init_cfg: Optional[dict] = None):
         super().__init__(init_cfg=init_cfg)
         if num_upsampling_layers not in UPSAMPLING_LAYERS:
             raise ValueError(f'num_upsampling_layers={num_upsampling_layers!r}; choose one of '
@@ -139,37 +143,47 @@ class SemanticGenerator(BaseModule):
             self.latent_size = None
             self.fc = nn.Conv2d(num_classes + int(with_instance_edge), 16 * nf, 3, padding=1)
         if style_encoder is not None:
-            self.style_encoder = self._build_encoder(style_encoder, z_channels)
+            self.style_encoder = self._build_encoder(style_encoder, z_channels, num_classes)
+        block_norm_cfgs = dict(block_norm_cfgs or {})
 
-        def block(fin, fout):
-            return SemanticResBlock(fin, fout, norm_cfg, num_classes, with_instance_edge,
-                                    spectral_norm)
+        def block(name, fin, fout):
+            cfg = {**norm_cfg, **block_norm_cfgs.pop(name, {})}
+            setattr(self, name, SemanticResBlock(fin, fout, cfg, num_classes,
+                                                 with_instance_edge, spectral_norm))
 
-        self.head_0 = block(16 * nf, 16 * nf)
-        self.G_middle_0 = block(16 * nf, 16 * nf)
-        self.G_middle_1 = block(16 * nf, 16 * nf)
-        self.up_0 = block(16 * nf, 8 * nf)
-        self.up_1 = block(8 * nf, 4 * nf)
-        self.up_2 = block(4 * nf, 2 * nf)
-        self.up_3 = block(2 * nf, nf)
+        block('head_0', 16 * nf, 16 * nf)
+        block('G_middle_0', 16 * nf, 16 * nf)
+        block('G_middle_1', 16 * nf, 16 * nf)
+        block('up_0', 16 * nf, 8 * nf)
+        block('up_1', 8 * nf, 4 * nf)
+        block('up_2', 4 * nf, 2 * nf)
+        block('up_3', 2 * nf, nf)
         final_channels = nf
         if num_upsampling_layers == 'most':
-            self.up_4 = block(nf, nf // 2)
+            block('up_4', nf, nf // 2)
             final_channels = nf // 2
+        if block_norm_cfgs:
+            raise ValueError(f'block_norm_cfgs names blocks this generator does not have: '
+                             f'{", ".join(sorted(block_norm_cfgs))}')
         self.conv_img = nn.Conv2d(final_channels, 3, 3, padding=1)
 
     @staticmethod
-    def _build_encoder(cfg: dict, z_channels: Optional[int]) -> nn.Module:
-        """The style encoder; one that codes ``z`` gets the generator's ``z_channels``."""
+    def _build_encoder(cfg: dict, z_channels: Optional[int], num_classes: int) -> nn.Module:
+        """The style encoder; one that codes ``z`` gets the generator's ``z_channels``, one
+        that codes per class its ``num_classes``."""
         encoder_type = cfg['type']
         encoder_cls = encoder_type if isinstance(encoder_type, type) else MODELS.get(encoder_type)
         if encoder_cls is None:
             raise KeyError(f'style encoder type {encoder_type!r} is not registered')
-        if 'z_channels' not in inspect.signature(encoder_cls).parameters:
-            return MODELS.build(cfg)
-        if z_channels is None:
-            raise ValueError('a style encoder needs z_channels (the length of its code)')
-        return MODELS.build(cfg, default_args=dict(z_channels=z_channels))
+        takes = inspect.signature(encoder_cls).parameters
+        defaults = {}
+        if 'z_channels' in takes:
+            if z_channels is None:
+                raise ValueError('a style encoder needs z_channels (the length of its code)')
+            defaults['z_channels'] = z_channels
+        if 'num_classes' in takes:
+            defaults['num_classes'] = num_classes
+        return MODELS.build(cfg, default_args=defaults)
 
     def _random_z(self, layout: SemanticLayout, device: torch.device) -> Tensor:
         return torch.randn(layout.batch_size, self.z_channels, device=device)

@@ -13,7 +13,7 @@ from mmagic.models.base_models import BaseGAN
 from mmagic.registry import MODELS
 from mmagic.structures import DataSample
 
-from ....layers.layout import SemanticLayout, inputs_read_by
+from ....layers.layout import SemanticLayout, inputs_read_by, missing_inputs
 from ...generator_weights import check_gan_state_dict
 
 SampleList = List[DataSample]
@@ -147,7 +147,7 @@ class SemanticGAN(BaseGAN):
             losses['loss_gen_feat'] = self.feature_matching_loss(fake_out, real_out)
         if self.perceptual_loss is not None:
             losses['loss_gen_vgg'] = self.perceptual_loss(fake, real)
-        if posterior is not None and self.kl_loss is not None:  # averaged over posteriors
+        if posterior and self.kl_loss is not None:  # averaged over posteriors
             losses['loss_gen_kl'] = sum(self.kl_loss(*p) for p in posterior) / len(posterior)
         loss, log_vars = self.parse_losses(losses)
         optimizer_wrapper.update_params(loss)
@@ -170,10 +170,14 @@ class SemanticGAN(BaseGAN):
         if inputs.get('z') is not None:
             named['z'] = inputs['z']
         encoder = self._style_encoder(generator)
-        if encoder is not None and inputs.get('style') is not None:
+        style = inputs.get('style')
+        if style is None and encoder is not None and missing_inputs(generator, named):
+            # what the generator cannot do without (SEAN's style codes) comes from the batch's
+            # own photos, as the published test does: reconstruction
+            style = inputs.get('img')
+        if encoder is not None and style is not None:
             # the posterior mean: deterministic style transfer; given codes are kept
-            encoded, _ = encoder.encode(inputs['style'], SemanticLayout(labels, **named),
-                                        sample=False)
+            encoded, _ = encoder.encode(style, SemanticLayout(labels, **named), sample=False)
             for name, value in encoded.items():
                 named.setdefault(name, value)
         fake = generator(labels, **inputs_read_by(generator, named))
