@@ -7,7 +7,7 @@ converter (what the published file is) and the checkpoint check of
 :mod:`clade_mm.models.generator_weights` (why a checkpoint does not fit a config).
 """
 from dataclasses import dataclass, replace
-from typing import List, Mapping, Optional, Sequence
+from typing import List, Mapping, Optional, Sequence, Tuple
 
 import torch.nn as nn
 
@@ -39,6 +39,9 @@ class GeneratorArchitecture:
         spectral_norm: convs store ``weight_orig``.
         spade_hidden_channels, spade_kernel_size: of SPADE's ``mlp_shared``.
         noise_channels: of INADE's per-instance noise (``noise_nc``, its ``fc_noise`` input).
+        style_channels: of SEAN's style codes (its ``conv_gamma`` input).
+        blocks_without_style: SEAN's blocks whose norms have no style branch (the published
+            ``up_3``).
     """
     norm: Optional[str] = None
     base_channels: Optional[int] = None
@@ -53,6 +56,8 @@ class GeneratorArchitecture:
     spade_hidden_channels: Optional[int] = None
     spade_kernel_size: Optional[int] = None
     noise_channels: Optional[int] = None
+    style_channels: Optional[int] = None
+    blocks_without_style: Tuple[str, ...] = ()
 
     @classmethod
     def from_official_shapes(cls, shapes: Mapping[str, Shape]) -> 'GeneratorArchitecture':
@@ -83,6 +88,11 @@ class GeneratorArchitecture:
         else:
             label_channels = num_classes + bool(with_edge) if bank else None
         vae = len(fc) == 2
+        conv_gamma = first('.conv_gamma.weight')
+        # SEAN: a norm with noise_var but no conv_gamma has no style branch
+        styled = {k.rsplit('.', 2)[0] for k in shapes if k.endswith('.conv_gamma.weight')}
+        unstyled = sorted({k.split('.', 1)[0] for k in shapes if k.endswith('.noise_var')
+                           and k[:-len('.noise_var')] not in styled})
         return cls(
             norm=norm, base_channels=base_channels, label_channels=label_channels,
             num_classes=num_classes, with_instance_edge=with_edge,
@@ -93,7 +103,9 @@ class GeneratorArchitecture:
             spectral_norm='head_0.conv_0.weight_orig' in shapes,
             spade_hidden_channels=mlp_shared[0] if mlp_shared else None,
             spade_kernel_size=mlp_shared[-1] if mlp_shared else None,
-            noise_channels=tuple(shapes[fc_noise])[1] if fc_noise else None)
+            noise_channels=tuple(shapes[fc_noise])[1] if fc_noise else None,
+            style_channels=conv_gamma[1] if conv_gamma else None,
+            blocks_without_style=tuple(unstyled))
 
     @classmethod
     def of_generator(cls, generator: nn.Module) -> 'GeneratorArchitecture':
@@ -163,6 +175,17 @@ class GeneratorArchitecture:
                 f'{config.noise_channels}: set {gen}norm_cfg.noise_channels='
                 f'{self.noise_channels} (and {gen}style_encoder.noise_channels='
                 f'{self.noise_channels} with an instance encoder)')
+        if self.style_channels is not None and config.style_channels is not None and \
+                self.style_channels != config.style_channels:
+            fixes.append(f"SEAN's style length: source {self.style_channels}, config "
+                         f'{config.style_channels}: set {gen}norm_cfg.style_channels='
+                         f'{self.style_channels} (and {gen}style_encoder.style_channels)')
+        if self.norm == config.norm and self.blocks_without_style != config.blocks_without_style:
+            fixes.append(
+                f'the source\'s blocks without a style branch are '
+                f'{", ".join(self.blocks_without_style) or "none"}: set {gen}block_norm_cfgs='
+                'dict(' + ', '.join(f'{b}=dict(with_style=False)'
+                                    for b in self.blocks_without_style) + ')')
         if self.base_channels != config.base_channels:
             fixes.append(f'base channels (ngf): source {self.base_channels}, config '
                          f'{config.base_channels}: set {gen}base_channels={self.base_channels}')

@@ -66,6 +66,11 @@ class PublishedCodebase:
         encoder_fixes: ``(published encoder shapes, our encoder or None) -> [fix, ...]``:
             what to change in the config's ``style_encoder`` so that it takes that encoder;
             without it, a generic hint.
+        prepare_generator: for files that are not a plain renaming: ``published generator
+            state -> None`` when the file is not this codebase's, else ``(generator state,
+            encoder state or None, {dropped key: why})``: tensors joined into one (per-class
+            layers stacked into a bank), an encoder the generator file holds split off, and
+            keys no output depends on left out with the reason.
     """
     name: str
     generator_key_rules: Tuple[Tuple[str, str], ...] = ()
@@ -76,6 +81,8 @@ class PublishedCodebase:
     encoder_signature: Optional[str] = None
     encoder_fixes: Optional[Callable[[Mapping[str, Shape], Optional[nn.Module]],
                                      List[str]]] = None
+    prepare_generator: Optional[Callable[[Mapping[str, Tensor]], Optional[Tuple[
+        Dict[str, Tensor], Optional[Dict[str, Tensor]], Dict[str, str]]]]] = None
 
 
 CODEBASES: List[PublishedCodebase] = []
@@ -109,6 +116,20 @@ def encoder_file_codebase(state: Mapping[str, Tensor]) -> Optional[PublishedCode
     """The codebase whose published encoder ``state`` is (by its signature key), or ``None``."""
     return next((codebase for codebase in CODEBASES
                  if codebase.encoder_signature and codebase.encoder_signature in state), None)
+
+
+def prepare_generator_state(state: Mapping[str, Tensor]
+                            ) -> Tuple[Mapping[str, Tensor], Optional[Dict[str, Tensor]],
+                                       Dict[str, str]]:
+    """``state`` as the key rules take it: the first codebase that recognises the file
+    prepares it (see :attr:`PublishedCodebase.prepare_generator`); others are taken as they
+    are."""
+    for codebase in CODEBASES:
+        if codebase.prepare_generator is not None:
+            prepared = codebase.prepare_generator(state)
+            if prepared is not None:
+                return prepared
+    return state, None, {}
 
 
 def official_encoder_keys(encoder: nn.Module) -> Dict[str, str]:
@@ -173,11 +194,14 @@ class ConvertedGenerator:
         zero_filled: ``{key: why}`` for keys the source lacks that are exactly zero.
         unused: source keys left out (``allow_unused=True`` only); ``encoder:`` marks the
             encoder's.
+        dropped: ``{source key: why}`` for keys the codebase leaves out because no output
+            depends on them.
     """
     state_dict: Dict[str, Tensor]
     source: 'GeneratorArchitecture'  # noqa: F821  (.architecture imports this module)
     zero_filled: Dict[str, str] = field(default_factory=dict)
     unused: List[str] = field(default_factory=list)
+    dropped: Dict[str, str] = field(default_factory=dict)
 
 
 def _shape(tensor: Tensor) -> List[int]:
@@ -205,6 +229,12 @@ def convert_official_state_dict(generator_state: Mapping[str, Tensor], generator
             the missing target keys, with what to change in the config.
     """
     from .architecture import GeneratorArchitecture
+    generator_state, inner_encoder, dropped = prepare_generator_state(generator_state)
+    if inner_encoder is not None:
+        if encoder_state is not None:
+            raise OfficialCheckpointError(
+                'the generator file holds its style encoder already: give no --encoder')
+        encoder_state = inner_encoder
     target = generator.state_dict()
     names = {}  # published key -> ours, for every key of ours that has one
     for key in target:
@@ -272,8 +302,19 @@ def convert_official_state_dict(generator_state: Mapping[str, Tensor], generator
         print_log(f'left out {len(unused)} source keys without a counterpart in the config\'s '
                   f'model: {listing(unused, limit=len(unused))}', logger='current',
                   level=logging.WARNING)
+    if dropped:
+        print_log('left out, as no output depends on them: ' + '; '.join(
+            f'{listing(keys)} ({why})' for why, keys in _by_reason(dropped).items()),
+            logger='current', level=logging.INFO)
     state_dict = {key: converted[key] for key in target}
-    return ConvertedGenerator(state_dict, source, zero_filled, unused)
+    return ConvertedGenerator(state_dict, source, zero_filled, unused, dropped)
+
+
+def _by_reason(dropped: Mapping[str, str]) -> Dict[str, List[str]]:
+    grouped: Dict[str, List[str]] = {}
+    for key, why in dropped.items():
+        grouped.setdefault(why, []).append(key)
+    return grouped
 
 
 def _describe_unknown(state: Mapping[str, Tensor], role: str) -> str:
@@ -397,6 +438,7 @@ def convert_official_checkpoint(src: str, dst: str, config: str, encoder: Option
         config=config, source_architecture=asdict(result.source),
         num_generator_keys=len(result.state_dict), with_ema=with_ema,
         zero_filled=sorted(result.zero_filled), unused_source_keys=result.unused,
+        dropped_source_keys=sorted(result.dropped),
         clade_mm_version=__version__, mmengine_version=mmengine.__version__,
         time=time.strftime('%Y%m%d_%H%M%S', time.localtime()))
     buffer = io.BytesIO()
