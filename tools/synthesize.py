@@ -3,6 +3,7 @@
     python tools/synthesize.py CONFIG CHECKPOINT INPUT OUTPUT [--seed N] [--num-samples K]
                                [--instances DIR] [--reference PHOTO [--reference-labels MAP
                                [--reference-instances MAP]]] [--resample ID [ID ...]]
+                               [--style-for CLASS=PHOTO:MAP ...]
                                [--aspect refuse|crop|stretch] [--precision auto|float32|bfloat16]
                                [--max-pixels N] [--cfg-options KEY=VALUE ...]
 
@@ -27,7 +28,19 @@ from clade_mm.apis.inferencer import ASPECT_MODES, _loader_config
 from clade_mm.apis.output_folder import OutputFolder, OutputFolderError, output_names
 from clade_mm.apis.precision import PRECISIONS
 from clade_mm.datasets import DatasetError
+from clade_mm.datasets.validation import check_same_size
 from clade_mm.datasets.image_files import read_image
+
+
+def style_for(text: str) -> tuple:
+    """``CLASS=PHOTO:MAP`` -> ``(class, photo, map)``; the class stays text (an id or a name,
+    resolved against the model's classes)."""
+    klass, _, files = text.partition('=')
+    photo, _, label_map = files.rpartition(':')
+    if not klass or not photo or not label_map:
+        raise argparse.ArgumentTypeError(
+            f'{text!r}: expected CLASS=PHOTO:MAP, e.g. hair=other.jpg:other.png')
+    return klass.strip(), photo, label_map
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -40,13 +53,19 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help='a reference photo whose look the style encoder copies '
                         '(--style is its older name). An encoder that copies per instance '
                         "(INADE's) also needs --reference-labels")
-    parser.add_argument('--reference-labels', metavar='MAP',
+    parser.add_argument('--reference-labels', '--style-labels', dest='reference_labels',
+                        metavar='MAP',
                         help="the reference photo's label map (pixel-aligned with it): an "
                         'instance of the input takes the look of the largest reference '
                         'instance of its class')
     parser.add_argument('--reference-instances', metavar='MAP',
                         help="the reference photo's instance map (default: one instance per "
                         'class of --reference-labels)')
+    parser.add_argument('--style-for', metavar='CLASS=PHOTO:MAP', action='append',
+                        type=style_for, default=[],
+                        help='(SEAN) take the style of one class (id or name) from another '
+                        'photo and its label map; repeatable; the other classes keep the '
+                        'style of --style')
     parser.add_argument('--resample', metavar='ID', type=int, nargs='+',
                         help='instance ids (as stored in the instance maps) whose per-instance '
                         'noise each further sample re-draws, the other instances keeping that '
@@ -82,6 +101,13 @@ def check_arguments(args: argparse.Namespace) -> None:
                 option = '--' + given.replace('_', '-')
                 raise ValueError(f'{option} describes a reference photo: give the photo with '
                                  '--reference PHOTO, or drop ' + option)
+    if args.style_for and args.reference is None:
+        raise ValueError('--style-for CLASS=PHOTO:MAP replaces the style of single classes: '
+                         'give the style of the others with --style PHOTO --style-labels MAP')
+    for _, photo, label_map in args.style_for:
+        for path in (photo, label_map):
+            if not osp.isfile(path):
+                raise FileNotFoundError(f'--style-for: {path} is not a file')
     if args.reference_instances is not None and args.reference_labels is None:
         raise ValueError('--reference-instances needs --reference-labels MAP too (the '
                          "reference photo's label map: the instances' classes)")
@@ -114,13 +140,17 @@ def check_model_arguments(args: argparse.Namespace, encoder_cls, reads_instances
         needs_labels = getattr(encoder_cls, 'needs_reference_labels', False)
         if needs_labels and args.reference_labels is None:
             raise ValueError(
-                f"--reference PHOTO needs --reference-labels MAP for this model: its encoder "
-                f"({encoder_cls.__name__}) copies each instance's look from the reference "
-                "instance of the same class, so give the photo's label map")
+                f"--reference/--style PHOTO needs --reference-labels/--style-labels MAP for "
+                f"this model: its encoder ({encoder_cls.__name__}) copies each region's look "
+                "from the reference by class, so give the photo's label map")
         if not needs_labels and args.reference_labels is not None:
             raise ValueError(f'this model\'s style encoder ({encoder_cls.__name__}) copies the '
                              'whole photo and reads no label map: drop --reference-labels '
                              'and --reference-instances')
+    if args.style_for and encoder_cls is not None and \
+            not getattr(encoder_cls, 'per_class_codes', False):
+        raise ValueError(f'--style-for takes per-class style codes, which this model\'s '
+                         f'encoder ({encoder_cls.__name__}) does not give (a SEAN model does)')
     if args.resample is not None:
         if args.instances is None and not reads_instances_from_labels:
             raise ValueError('--resample ID re-draws instances of the instance map: give the '
@@ -139,12 +169,34 @@ def check_reference_files(args: argparse.Namespace, synth: SemanticSynthesizer) 
                                 synth.read_instances)):
         if path is None:
             continue
-        ids = read(path)
-        if ids.shape[:2] != photo.shape[:2]:
-            raise DatasetError(
-                f'{option} {path} is {ids.shape[1]}x{ids.shape[0]} but the reference photo '
-                f'{args.reference} is {photo.shape[1]}x{photo.shape[0]}: give the maps of that '
-                'photo, pixel-aligned with it', 'size')
+        # pixel-aligned, or the photo a whole multiple of its maps where the dataset allows
+        check_same_size(photo, read(path), args.reference, f'{option} {path}', 'map',
+                        synth.loader.map_scales)
+
+
+def mixed_style_codes(args: argparse.Namespace, synth: SemanticSynthesizer):
+    """The per-class style codes of --style, with the classes of --style-for taken from their
+    own photos (``None`` without --style-for)."""
+    if not args.style_for:
+        return None
+    from clade_mm.datasets.metainfo import class_metainfo
+    classes = class_metainfo(synth.cfg, synth.generator.num_classes)
+    by_name = {c['name'].lower(): c['id'] for c in classes}
+    codes = synth.encode_styles(args.reference, args.reference_labels)
+    for klass, photo, label_map in args.style_for:
+        if klass.isdigit() and int(klass) < len(classes):
+            class_id = int(klass)
+        elif klass.lower() in by_name:
+            class_id = by_name[klass.lower()]
+        else:
+            raise ValueError(f'--style-for {klass}=...: no class {klass!r} in this model (ids '
+                             f'0..{len(classes) - 1}; names: '
+                             f'{", ".join(c["name"] for c in classes)})')
+        if class_id not in synth.read_labels(label_map):
+            raise ValueError(f'--style-for {klass}={photo}:{label_map}: class {class_id} has no '
+                             f'pixels in {label_map}, so that photo has no style for it')
+        codes[class_id] = synth.encode_styles(photo, label_map)[class_id]
+    return codes
 
 
 def encoder_class(cfg):
@@ -184,6 +236,7 @@ def main():
                               any(spec.per_instance for spec in synth.generator.layout_inputs()))
         if args.reference is not None:  # read once: a bad file is one line, not one per map
             check_reference_files(args, synth)
+        style_codes = mixed_style_codes(args, synth)
     except (DatasetError, FileNotFoundError, ValueError) as err:  # incl. checkpoints that do
         sys.exit(f'error: {err}')                                  # not fit
     failed = 0
@@ -193,11 +246,16 @@ def main():
             instances = None
             if args.instances:
                 instances = synth.read_instances(synth.instance_path(args.instances, name))
-            images = synth.synthesize(labels, instances, reference=args.reference,
-                                      reference_labels=args.reference_labels,
-                                      reference_instances=args.reference_instances,
-                                      resample=args.resample, seed=args.seed,
-                                      num_samples=args.num_samples, name=name)
+            if style_codes is not None:
+                images = synth.synthesize(labels, instances, style_codes=style_codes,
+                                          seed=args.seed, num_samples=args.num_samples,
+                                          name=name)
+            else:
+                images = synth.synthesize(labels, instances, reference=args.reference,
+                                          reference_labels=args.reference_labels,
+                                          reference_instances=args.reference_instances,
+                                          resample=args.resample, seed=args.seed,
+                                          num_samples=args.num_samples, name=name)
         except (DatasetError, FileNotFoundError, ValueError) as err:
             failed += 1
             print(f'[{index}/{len(inputs)}] {name}: skipped: {err}', file=sys.stderr)

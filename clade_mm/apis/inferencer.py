@@ -7,13 +7,15 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from mmengine.config import Config
+from PIL import Image
 from mmengine.runner.checkpoint import CheckpointLoader
 
 from ..datasets.image_files import read_image, read_map, read_stored_map
 from ..datasets.metainfo import dataset_palette
 from ..datasets.transforms import (LoadSemanticSample, published_position_map, resize_map,
                                    resize_position)
-from ..datasets.validation import DatasetError, _name, check_label_range, label_ids
+from ..datasets.validation import (DatasetError, _name, check_label_range, check_same_size,
+                                   label_ids)
 from ..layers.layout import LayoutInput, SemanticLayout, inputs_read_by, missing_inputs
 from .precision import GeneratorInference
 
@@ -212,8 +214,10 @@ class SemanticSynthesizer:
         return specs
 
     def _given_input(self, spec: LayoutInput, keyword: str, value) -> torch.Tensor:
-        """A caller's value of a non-spatial input as a float32 batch of one."""
-        tensor = torch.as_tensor(np.asarray(value, dtype=np.float32))
+        """A caller's value of a non-spatial input as a batch of one (float32, or int64 for
+        integer inputs such as SEAN's ``noise_seed``)."""
+        tensor = torch.as_tensor(np.asarray(value, dtype=np.int64 if spec.integer else
+                                            np.float32))
         if spec.size is not None and tensor.dim() == len(spec.size):
             tensor = tensor[None]  # one sample given without the batch axis
         fits = spec.size is None or (tensor.dim() == len(spec.size) + 1 and all(
@@ -226,12 +230,15 @@ class SemanticSynthesizer:
 
     @staticmethod
     def _draw(spec: LayoutInput, rows: int, rng: torch.Generator) -> Optional[torch.Tensor]:
-        """A seeded N(0, 1) draw of a random input whose size is declared (``rows`` for the
-        per-instance axis); ``None`` for one the generator draws itself."""
+        """A seeded N(0, 1) draw (uniform integers for an integer input: a seed) of a random
+        input whose size is declared (``rows`` for the per-instance axis); ``None`` for one
+        the generator draws itself."""
         if spec.size is None:
             return None
-        return torch.randn((1, ) + tuple(rows if d is None else d for d in spec.size),
-                           generator=rng)
+        shape = (1, ) + tuple(rows if d is None else d for d in spec.size)
+        if spec.integer:  # a seed
+            return torch.randint(0, 2 ** 31 - 1, shape, generator=rng)
+        return torch.randn(shape, generator=rng)
 
     def _reference_inputs(self, encoder, reference, reference_labels, reference_instances,
                           target: SemanticLayout, sample: bool,
@@ -245,18 +252,21 @@ class SemanticSynthesizer:
         if encoder.needs_reference_labels:
             if reference_labels is None:
                 raise ValueError(
-                    'this model copies the look of each instance from a reference by class: '
-                    'give the reference photo\'s label map too (reference_labels=..., '
-                    '--reference-labels MAP on the command line)')
+                    'this model copies the look of each region from a reference photo by '
+                    'class: give the reference photo\'s label map too (reference_labels=... or '
+                    'style_labels=...; --reference-labels MAP or --style-labels MAP on the '
+                    'command line)')
             ref_name = reference_labels if isinstance(reference_labels, str) else \
                 'the reference label map'
             ref_labels = self.read_labels(reference_labels, ref_name)
             check_label_range(ref_labels, self.generator.num_classes, ref_name)
-            if ref_labels.shape[:2] != photo.shape[:2]:
-                raise DatasetError(
-                    f'{_name(name)} is {photo.shape[1]}x{photo.shape[0]} but its label map '
-                    f'{_name(ref_name)} is {ref_labels.shape[1]}x{ref_labels.shape[0]}: they '
-                    'must be pixel-aligned.', 'size')
+            # pixel-aligned, or a whole multiple of the map where the dataset ships its maps
+            # smaller (CelebAMask-HQ's 1024 photos, 512 maps): then resized to the map
+            check_same_size(photo, ref_labels, name, ref_name, 'label map',
+                            self.loader.map_scales)
+            if photo.shape[:2] != ref_labels.shape[:2]:
+                photo = np.asarray(Image.fromarray(np.ascontiguousarray(photo).astype(
+                    np.uint8)).resize(ref_labels.shape[1::-1], Image.BICUBIC))
             if reference_instances is None:  # one instance per class of the reference
                 ref_instances = self.loader.instance_map(ref_labels, ref_name)
             else:
@@ -275,6 +285,24 @@ class SemanticSynthesizer:
         encoded, _ = encoder.encode(image, layout, sample=sample, generator=rng, target=target)
         return encoded
 
+    @torch.no_grad()
+    def encode_styles(self, photo: Union[str, np.ndarray],
+                      labels: Union[str, np.ndarray]) -> np.ndarray:
+        """SEAN's per-class style codes of a photo (path or RGB array) and its label map
+        (path or ids), pixel-aligned: a float32 ``(classes, style_channels)`` array, row ``j``
+        the code of class ``j``, zero for a class without pixels in the photo (as the
+        published SEAN leaves it). Give them back, stored, mixed or interpolated, as
+        ``synthesize(labels, style_codes=...)``."""
+        encoder = getattr(self.generator, 'style_encoder', None)
+        if not getattr(encoder, 'per_class_codes', False):
+            raise ValueError('encode_styles needs a model whose style encoder gives per-class '
+                             'style codes (SEAN: a configs/sean/ config)')
+        if labels is None:
+            raise ValueError('encode_styles needs the photo\'s label map too (labels=...)')
+        encoded = self._reference_inputs(encoder, photo, labels, None, None, False,
+                                         torch.Generator().manual_seed(0))
+        return encoded[encoder.codes_input.name][0].float().cpu().numpy()
+
     def _crop_box(self, size: Tuple[int, int]) -> Tuple[slice, slice]:
         """The part of an ``(h, w)`` map that :meth:`fit` keeps."""
         if self.image_size and self.aspect == 'crop' and not same_aspect(size, self.image_size):
@@ -289,7 +317,8 @@ class SemanticSynthesizer:
                    reference_labels: Union[None, str, np.ndarray] = None,
                    reference_instances: Union[None, str, np.ndarray] = None,
                    resample: Optional[Sequence[int]] = None, return_inputs: bool = False,
-                   as_float: bool = False, **inputs):
+                   as_float: bool = False, style_labels: Union[None, str, np.ndarray] = None,
+                   **inputs):
         """Images for one label map of class ids (as :meth:`read_labels` gives it; ``name``
         names it in errors): ``num_samples`` (H, W, 3) uint8 RGB arrays.
 
@@ -299,7 +328,12 @@ class SemanticSynthesizer:
             style / reference: a reference photo (path or RGB array) whose look the model's
                 style encoder copies (``style`` is the older name). An encoder that copies per
                 instance (INADE's) also needs ``reference_labels`` (and takes
-                ``reference_instances``; default: one instance per class).
+                ``reference_instances``; default: one instance per class); one that copies
+                per class (SEAN's) needs ``reference_labels`` (``style_labels`` is the same
+                argument): every class takes the look of its region in the photo, and a class
+                without pixels there gets the zero style code, as in the published SEAN.
+            style_codes: (SEAN) per-class codes ``(classes, style_channels)`` as
+                :meth:`encode_styles` returns them, instead of a style photo.
             seed: of every random draw (the code ``z``, per-instance noise, sampling).
             num_samples: images per label map; the random inputs not given are drawn anew for
                 each (with ``resample``, only the listed instances' rows).
@@ -322,6 +356,10 @@ class SemanticSynthesizer:
             raise ValueError('give the reference photo once: style= and reference= are the '
                              'same argument')
         reference = reference if reference is not None else style
+        if style_labels is not None and reference_labels is not None:
+            raise ValueError('give the reference photo\'s label map once: style_labels= and '
+                             'reference_labels= are the same argument')
+        reference_labels = reference_labels if reference_labels is not None else style_labels
         specs = self._input_specs()
         unknown = sorted(k for k in inputs if k not in specs)
         if unknown:
@@ -332,7 +370,10 @@ class SemanticSynthesizer:
         check_label_range(labels, self.generator.num_classes, name)
         if instances is None and self.loader.instances_from_labels:
             instances = labels
-        missing = missing_inputs(self.generator, dict(instances=instances))
+        # what a reference photo gives through the encoder (style codes...) is not missing
+        supplied = dict(instances=instances, **{specs[k].name: v for k, v in inputs.items()})
+        missing = [spec for spec in missing_inputs(self.generator, supplied)
+                   if reference is None or spec.name == 'instances']
         if missing:
             raise ValueError('; '.join(f'this model reads {spec.name} ({spec.shape}): '
                                        f'{spec.how_to_give}' for spec in missing))

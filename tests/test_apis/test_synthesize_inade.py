@@ -154,7 +154,7 @@ def test_reference_with_its_label_map_is_the_apis_image(inade, synth, monkeypatc
 
 
 @pytest.mark.parametrize('args, message', [
-    (['--reference', '{photo}'], '--reference PHOTO needs --reference-labels MAP for this model'),
+    (['--reference', '{photo}'], '--reference/--style PHOTO needs --reference-labels/--style-labels MAP for this model'),
     (['--reference', '{photo}', '--reference-labels', '{root}/nowhere.png'],
      '--reference-labels {root}/nowhere.png: no such file'),
     (['--reference-labels', '{labels}'], '--reference-labels describes a reference photo: give '
