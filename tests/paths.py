@@ -19,3 +19,7 @@ SPADE_FAMILY_CONFIGS = sorted(glob.glob(osp.join('configs', 'clade', '*.py')) +
 
 # The INADE configs: SPADE's generator with INADE norms, a z code and the instance encoder.
 INADE_CONFIGS = sorted(glob.glob(osp.join('configs', 'inade', '*.py')))
+
+# The SEAN configs: SPADE's generator with ACE norms (SEAN), the last block without a style
+# branch, and the region style encoder.
+SEAN_CONFIGS = sorted(glob.glob(osp.join('configs', 'sean', '*.py')))

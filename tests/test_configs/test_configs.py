@@ -6,7 +6,7 @@ import pytest
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
-from tests.paths import INADE_CONFIGS, SPADE_FAMILY_CONFIGS, config_path
+from tests.paths import INADE_CONFIGS, SEAN_CONFIGS, SPADE_FAMILY_CONFIGS, config_path
 
 CONFIGS = SPADE_FAMILY_CONFIGS
 EXPECTED = {  # the published settings
@@ -80,6 +80,36 @@ def test_inade_config_defaults_and_build(path):
     from mmagic.registry import MODELS
     if dataset == 'synthetic':
         MODELS.build(cfg.model)
+
+
+@pytest.mark.parametrize('path', SEAN_CONFIGS)
+def test_sean_config_defaults_and_build(path):
+    """The published SEAN settings: its own dataset (CelebAMask-HQ) and the SPADE dataset
+    settings, ACE norms without instance edges, the last block without a style branch, the
+    region encoder of the norms' style length, SPADE's losses without the KL term."""
+    cfg = Config.fromfile(path)
+    dataset = osp.basename(path)[:-3].split('_', 1)[1]
+    num_classes, _, mode, size = dict(EXPECTED, celebamask_hq=(19, False, 'normal',
+                                                               (256, 256)))[dataset]
+    gen = cfg.model.generator
+    assert gen.num_classes == cfg.model.discriminator.num_classes == num_classes
+    assert gen.with_instance_edge is False
+    assert gen.get('num_upsampling_layers', 'normal') == mode
+    assert tuple(cfg.image_size) == size
+    assert gen.norm_cfg.type == 'SEAN'
+    assert gen.block_norm_cfgs == dict(up_3=dict(with_style=False))
+    assert gen.style_encoder.type == 'RegionStyleEncoder'
+    assert gen.style_encoder.style_channels == gen.norm_cfg.style_channels
+    assert cfg.model.kl_loss is None
+    if dataset != 'synthetic':
+        assert (gen.norm_cfg.style_channels, gen.style_encoder.base_channels) == (512, 32)
+    init_default_scope('mmagic')
+    from mmagic.registry import MODELS
+    if dataset == 'synthetic':
+        model = MODELS.build(cfg.model)
+        norms = {name: m for name, m in model.generator.named_modules()
+                 if type(m).__name__ == 'SEAN'}
+        assert all(m.with_style == (not name.startswith('up_3.')) for name, m in norms.items())
 
 
 @pytest.mark.parametrize('name', ['clade_ade20k', 'clade_cityscapes'])
