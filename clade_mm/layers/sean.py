@@ -26,7 +26,7 @@ Registered as ``'SEAN'``. What the rest of the package reads (see :mod:`clade_mm
   ``9 x style_channels x 2C`` multiply-adds per pixel).
 """
 import functools
-from typing import Iterable, Tuple
+from typing import Iterable, Optional, Tuple
 
 import torch
 import torch.nn as nn
@@ -89,10 +89,11 @@ class StyleProjections(nn.Module):
 
     def forward(self, codes: Tensor, classes: Tensor) -> Tensor:
         """``ReLU(projection_j(codes[:, k]))`` for ``j = classes[k]``: ``(N, K, out)`` from
-        ``codes`` ``(N, K, in)``."""
-        weight = self.weight[classes].to(codes.dtype)
-        return F.relu(torch.einsum('nki,koi->nko', codes, weight) +
-                      self.bias[classes].to(codes.dtype))
+        ``codes`` ``(N, K, in)``. One linear per class present, on a view of its rows: the
+        bank is read once, never gathered into a copy (its rows are 1 MB each at 512)."""
+        return torch.stack([F.relu(F.linear(codes[:, k], self.weight[j].to(codes.dtype),
+                                            self.bias[j].to(codes.dtype)))
+                            for k, j in enumerate(classes.tolist())], 1)
 
     def extra_repr(self) -> str:
         return f'num_classes={self.weight.shape[0]}, style_channels={self.weight.shape[1]}'
@@ -185,6 +186,11 @@ class SEAN(ConditionalNorm):
         seeded generator (drawn as the published ``randn(N, W, H, 1)``, then transposed).
         Kept per layer for the life of the layout, so a recomputed forward sees the same."""
         n, _, h, w = x.shape
+        if torch.compiler.is_exporting():
+            raise NotImplementedError(
+                f'{self._owner()} draws its per-pixel noise from a generator seeded per sample, '
+                'which an exported graph cannot hold: SEAN models are not exported (run them '
+                'with SemanticSynthesizer or tools/synthesize.py)')
 
         def draw():
             generators = layout.cached(('sean_noise_generators', ), lambda: [
@@ -195,41 +201,76 @@ class SEAN(ConditionalNorm):
         return layout.cached(('sean_noise', id(self), (h, w)), draw).to(x.device)
 
     def normalize_and_modulate(self, x: Tensor, layout: SemanticLayout) -> Tensor:
-        noise = self.pixel_noise(x, layout).to(x.dtype) * \
-            self.noise_var.to(x.dtype).view(1, -1, 1, 1)
-        return self.modulate(self.param_free_norm(x + noise), layout)
+        noisy = torch.addcmul(x, self.pixel_noise(x, layout).to(x.dtype),
+                              self.noise_var.to(x.dtype).view(1, -1, 1, 1))
+        return self.modulate(self.param_free_norm(noisy), layout)
 
     def modulate(self, normalized: Tensor, layout: SemanticLayout) -> Tensor:
         size, device, dtype = normalized.shape[-2:], normalized.device, normalized.dtype
         segmap = layout_segmap(layout, size, self.num_classes, False, device, dtype)
-        gamma, beta = self.spade(segmap)
-        if self.with_style:
-            style = self.style_modulation(layout, size, device, self.conv_gamma.weight.dtype)
-            gamma_style, beta_style = style.to(dtype).chunk(2, dim=1)
-            alpha_gamma = torch.sigmoid(self.blending_gamma).to(dtype)
-            alpha_beta = torch.sigmoid(self.blending_beta).to(dtype)
-            gamma = alpha_gamma * gamma_style + (1 - alpha_gamma) * gamma
-            beta = alpha_beta * beta_style + (1 - alpha_beta) * beta
-        return normalized * (1 + gamma) + beta
+        if not self.with_style:
+            gamma, beta = self.spade(segmap)
+            return normalized * (1 + gamma) + beta
+        # The blend folded into what is small: (1 - a) into the SPADE branch's last convs
+        # (and the 1 of 1 + gamma into its bias), a into the style tables; then two additions
+        # and one multiply-add over the features.
+        alpha_gamma = torch.sigmoid(self.blending_gamma)
+        alpha_beta = torch.sigmoid(self.blending_beta)
+        shared = self.spade.mlp_shared(segmap)
+        conv_g, conv_b = self.spade.mlp_gamma, self.spade.mlp_beta
+        scale = F.conv2d(shared, conv_g.weight * (1 - alpha_gamma).to(conv_g.weight.dtype),
+                         conv_g.bias * (1 - alpha_gamma).to(conv_g.bias.dtype) + 1,
+                         padding=conv_g.padding)
+        shift = F.conv2d(shared, conv_b.weight * (1 - alpha_beta).to(conv_b.weight.dtype),
+                         conv_b.bias * (1 - alpha_beta).to(conv_b.bias.dtype),
+                         padding=conv_b.padding)
+        blend = torch.cat([alpha_gamma.expand(self.num_features),
+                           alpha_beta.expand(self.num_features)])
+        style = self.style_modulation(layout, size, device, self.conv_gamma.weight.dtype, blend)
+        style_gamma, style_beta = style.to(dtype).chunk(2, dim=1)
+        return torch.addcmul(shift + style_beta, normalized, scale + style_gamma)
 
     def _codes(self, layout: SemanticLayout, device: torch.device) -> Tensor:
         return layout.get(self.codes_input, device, self._owner())
 
     def style_modulation(self, layout: SemanticLayout, size, device: torch.device,
-                         dtype: torch.dtype) -> Tensor:
-        """``cat(gamma_style, beta_style)``: ``(N, 2C, h, w)``."""
+                         dtype: torch.dtype, blend: Optional[Tensor] = None) -> Tensor:
+        """``cat(gamma_style, beta_style)``: ``(N, 2C, h, w)``, times ``blend`` ``(2C,)``
+        per channel if given (the blending weights, folded into the tables)."""
         if self.style_path == 'dense':
-            return self.style_modulation_dense(layout, size, device, dtype)
+            out = self.style_modulation_dense(layout, size, device, dtype)
+            return out if blend is None else out * blend.to(dtype).view(1, -1, 1, 1)
         classes, taps = layout_taps(layout, tuple(size), self.kernel_size, device)
         codes = self._codes(layout, device).to(dtype)[:, classes]  # (N, K, S)
         projected = self.style_projections(codes, classes)  # (N, K, S)
-        weight = torch.cat([self.conv_gamma.weight, self.conv_beta.weight]).flatten(2)
-        # (N, taps, K, 2C), then the zero row K that the image's outside gathers
-        tables = F.pad(torch.einsum('nks,cst->ntkc', projected, weight.to(dtype)), (0, 0, 0, 1))
-        bias = torch.cat([self.conv_gamma.bias, self.conv_beta.bias]).to(dtype)
-        n, (h, w) = codes.shape[0], size
+        weight, bias = self._tap_weight(dtype)  # (S, taps * 2C), (2C,)
+        n, k = projected.shape[:2]
+        # per (sample, class) and tap, W_tap @ code': (N, K, taps, 2C) ...
+        tables = (projected.reshape(n * k, -1) @ weight).view(n, k, self.kernel_size ** 2, -1)
+        if blend is not None:
+            tables, bias = tables * blend.to(dtype), bias * blend.to(dtype)
+        # ... as (N, taps, K + 1, 2C), row K the zero one that the image's outside gathers
+        tables = F.pad(tables.transpose(1, 2), (0, 0, 0, 1))
+        (h, w) = size
         out = F.embedding_bag(taps, tables.reshape(-1, tables.shape[-1]), mode='sum') + bias
         return out.view(n, h, w, -1).permute(0, 3, 1, 2)
+
+    def _tap_weight(self, dtype: torch.dtype) -> Tuple[Tensor, Tensor]:
+        """The two style convolutions' weights as one ``(style_channels, taps * 2C)`` matrix
+        (column ``t * 2C + c``: tap ``t = ky * k + kx``, channel ``c`` of ``cat(gamma,
+        beta)``) and their biases. Kept between calls while no gradient is recorded and the
+        weights are unchanged (inference: a copy of millions of values per layer spared)."""
+        gamma, beta = self.conv_gamma.weight, self.conv_beta.weight
+        key = (gamma.data_ptr(), gamma._version, beta.data_ptr(), beta._version, dtype)
+        cached = getattr(self, '_tap_weight_cache', None)
+        if cached is not None and cached[0] == key and not torch.is_grad_enabled():
+            return cached[1]
+        weight = torch.cat([gamma, beta]).to(dtype).permute(1, 2, 3, 0).reshape(
+            gamma.shape[1], -1)
+        bias = torch.cat([self.conv_gamma.bias, self.conv_beta.bias]).to(dtype)
+        if not torch.is_grad_enabled():
+            self._tap_weight_cache = (key, (weight, bias))
+        return weight, bias
 
     def style_modulation_dense(self, layout: SemanticLayout, size, device: torch.device,
                                dtype: torch.dtype) -> Tensor:
