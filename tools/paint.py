@@ -8,7 +8,8 @@ Serves the page on http://127.0.0.1:N/ (8765; 0 picks a free port) until Ctrl-C 
 which both remove its temporary folder of uploads (docs/painter.md). Without CONFIG and
 CHECKPOINT it serves the CLADE model that `make demo` trains (work_dirs/demo/clade/).
 --compare shows a second model of the same classes beside the first (CLADE vs SPADE).
---cfg-options applies to both configs.
+--cfg-options applies to both configs. A SEAN model paints once the page has a style source (a
+photo and its label map) and takes, per class, the style of the source picked for it.
 """
 import argparse
 import os.path as osp

@@ -53,3 +53,28 @@ def post(url, path, body, headers=None, timeout=60):
         connection.close()
     kind = response.getheader('Content-Type', '')
     return response.status, response, json.loads(data) if 'json' in kind else data
+
+
+def sean_paint_model(seed=0):
+    """The painter's model of the shipped synthetic-scene SEAN (configs/sean/sean_synthetic.py)
+    with seeded random weights: its region encoder still gives other codes for other photos,
+    which is all the painter's style slots need."""
+    import torch
+    from tests.paths import config_path
+    torch.manual_seed(seed)
+    return load_models([(config_path('sean_synthetic'), None)])[0]
+
+
+def style_source_files(folder, name, classes, seed):
+    """A style source as files in ``folder``: ``name_map.png``, a 64x64 label map of horizontal
+    bands of ``classes``, and ``name.png``, its photo: each band a random colour (from
+    ``seed``) with a little noise, as a photo's regions differ. Returns both paths."""
+    rng = np.random.default_rng(seed)
+    band = -(-64 // len(classes))
+    labels = np.repeat(np.repeat(np.asarray(classes, np.uint8), band)[:64, None], 64, axis=1)
+    colours = rng.integers(0, 256, (len(classes), 3))
+    photo = np.repeat(colours, band, axis=0)[:64, None] + rng.normal(0, 8, (64, 64, 3))
+    photo_path, map_path = folder / f'{name}.png', folder / f'{name}_map.png'
+    Image.fromarray(np.clip(photo, 0, 255).astype(np.uint8)).save(photo_path)
+    Image.fromarray(labels).save(map_path)
+    return photo_path, map_path

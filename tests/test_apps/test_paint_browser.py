@@ -116,3 +116,98 @@ def test_paint_two_classes_and_the_image_changes_where_the_paint_went(tmp_path):
             assert not page_errors
         finally:
             browser.close()
+
+
+def test_sean_paints_each_class_in_the_style_of_the_source_picked_for_it(tmp_path):
+    """A SEAN beside a CLADE: the SEAN panel asks for a style source until one is added through
+    the page; picking another source for a class of the painted map re-paints the SEAN image (to
+    the API's image of the chosen codes) and leaves CLADE's alone."""
+    require_browser()
+    from playwright.sync_api import expect, sync_playwright
+    from tests.test_apps.paint_helpers import sean_paint_model, style_source_files
+    clade, sean = paint_model(tmp_path), sean_paint_model()
+    a = style_source_files(tmp_path, 'a', range(6), seed=1)
+    b = style_source_files(tmp_path, 'b', [0, 1, 3, 4], seed=2)  # no water, no building
+    labels = np.zeros((64, 64), np.uint8)  # sky, grass and a tree
+    labels[40:] = 1
+    labels[8:30, 4:24] = 3
+    Image.fromarray(labels).save(tmp_path / 'scene.png')
+    with running_server([clade, sean]) as url, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=['--no-sandbox', '--disable-dev-shm-usage'])
+        try:
+            page = browser.new_page(viewport=dict(width=1500, height=900))
+            page_errors = []
+            page.on('pageerror', lambda err: page_errors.append(str(err)))
+            page.goto(url)
+            clade_panel, sean_panel = page.locator('figure.output').all()
+            # Before any source: a prompt on the SEAN panel, CLADE's image as usual.
+            expect(sean_panel).to_have_attribute('data-state', 'needs-style')
+            expect(sean_panel.locator('.prompt')).to_be_visible()
+            expect(page.locator('#no-source')).to_be_visible()
+            expect(clade_panel).to_have_attribute('data-state', 'idle')
+
+            # A photo without its label map is refused, naming the file and the fix.
+            page.set_input_files('#source-photo', str(a[0]))
+            page.click('#add-source')
+            expect(page.locator('#message')).to_contain_text(
+                'Could not add a.png as a style source: style photo a.png came without its '
+                'label map')
+            expect(page.locator('#style-sources li')).to_have_count(0)
+            page.set_input_files('#source-labels', str(a[1]))
+            page.click('#add-source')
+            expect(page.locator('#message')).to_contain_text(
+                'Added a.png + a_map.png as style source 1: a.png')
+            page.set_input_files('#source-photo', str(b[0]))
+            page.set_input_files('#source-labels', str(b[1]))
+            page.click('#add-source')
+            expect(page.locator('#message')).to_contain_text('(not in this photo: water, '
+                                                             'building)')
+            expect(page.locator('#style-sources li')).to_have_count(2)
+            expect(sean_panel.locator('.prompt')).to_be_hidden()
+            # Every class keeps the first source; b is offered, marked where it has no style.
+            expect(page.locator('#slot-3')).to_have_value(
+                page.locator('#slot-3 option').first.get_attribute('value'))
+            expect(page.locator('#slot-2 option').nth(1)).to_have_text(
+                '2: b.png (not in this photo)')
+
+            page.set_input_files('#load-labels', str(tmp_path / 'scene.png'))
+            expect(page.locator('#message')).to_contain_text('Loaded scene.png')
+            page.wait_for_function(SETTLED)
+            before = decode_image(sean_panel.locator('img').get_attribute('src')).astype(int)
+            clade_sent = clade_panel.get_attribute('data-sent')
+            shown = sean_panel.get_attribute('data-shown')
+            page.select_option('#slot-3', index=1)  # the tree, from b
+            page.wait_for_function(
+                f'() => document.querySelectorAll("figure.output")[1].dataset.shown !== '
+                f'"{shown}" && ({SETTLED})()')
+            after = decode_image(sean_panel.locator('img').get_attribute('src')).astype(int)
+            codes = sean.synth.encode_styles(str(a[0]), str(a[1]))
+            codes[3] = sean.synth.encode_styles(str(b[0]), str(b[1]))[3]
+            expected = sean.synth.synthesize(labels, style_codes=codes, seed=0)[0]
+            assert np.array_equal(after, expected)
+            tree = labels == 3
+            assert np.abs(after - before).max(axis=2)[tree].mean() > 1
+            assert clade_panel.get_attribute('data-sent') == clade_sent  # not asked again
+            # Water is not in the painted map, nor in photo b: picked, it is marked as such.
+            page.select_option('#slot-2', index=1)
+            expect(page.locator('#class-slots li[data-class-id="2"] .absent')).to_be_visible()
+            page.screenshot(path=str(tmp_path / 'sean.png'), full_page=True)
+
+            # Removing a: its classes fall back to the first source left, b; removing b too
+            # brings the prompt back.
+            page.click('#style-sources li >> nth=0 >> button.remove')
+            expect(page.locator('#style-sources .name')).to_have_text(['1: b.png'])
+            expect(page.locator('#slot-0 option')).to_have_count(1)
+            page.wait_for_function(SETTLED)
+            only_b = sean.synth.encode_styles(str(b[0]), str(b[1]))
+            assert np.array_equal(
+                decode_image(sean_panel.locator('img').get_attribute('src')),
+                sean.synth.synthesize(labels, style_codes=only_b, seed=0)[0])
+            page.click('#style-sources button.remove')
+            expect(sean_panel).to_have_attribute('data-state', 'needs-style')
+            expect(sean_panel.locator('.prompt')).to_be_visible()
+            expect(page.locator('#slot-3')).to_be_disabled()
+            assert not page_errors
+        finally:
+            browser.close()

@@ -11,6 +11,10 @@ page, the random inputs of its last image: each stroke reuses them, so an instan
 look while the page paints elsewhere; an instance new to the page gets its own draw; and a
 re-roll re-draws the noise of one instance only (``resample=`` of
 :meth:`SemanticSynthesizer.synthesize`).
+
+A generator whose style encoder gives one style code per class (SEAN's) paints from codes the
+page picks per class among its style sources (photos with their label maps, encoded once by
+:meth:`PaintModel.encode_styles`; the server keeps them, see :mod:`.styles`).
 """
 import os.path as osp
 import threading
@@ -65,6 +69,9 @@ class PaintModel:
         # label map, which the page does not take: no style image for it.
         self.style_needs_labels = bool(getattr(encoder, 'needs_reference_labels', False))
         self.has_style_encoder = encoder is not None and not self.style_needs_labels
+        # Per-class style codes (SEAN's encoder): the page offers a style slot per class, each
+        # painted with the code of that class in a photo the user uploaded (a style source).
+        self.class_styles = bool(getattr(encoder, 'per_class_codes', False))
         self.has_z = generator.z_channels is not None
         specs = generator.layout_inputs()
         # A generator that reads instance maps (instance edges, per-instance conditioning) gets
@@ -87,13 +94,21 @@ class PaintModel:
             checkpoint=osp.basename(self.checkpoint) if self.checkpoint else None,
             height=self.size[0], width=self.size[1], num_classes=self.num_classes,
             classes=self.classes, style_encoder=self.has_style_encoder, seeded=self.seeded,
-            instance_edges=self.instance_edges, reroll=self.rerolls)
+            instance_edges=self.instance_edges, reroll=self.rerolls,
+            class_styles=self.class_styles)
 
     def instance_map(self, labels: np.ndarray) -> Optional[np.ndarray]:
         """The instance map the painter gives the generator for a painted label map: the label
         map itself (one instance per class, so edges run where classes meet), or ``None`` for
         a generator that reads none."""
         return labels if self.instance_edges else None
+
+    def encode_styles(self, photo: str, labels: str) -> np.ndarray:
+        """The per-class style codes of a photo and its label map (files), as
+        :meth:`SemanticSynthesizer.encode_styles` reads, checks and encodes them: ``(classes,
+        style_channels)``, zero rows for classes without pixels in the photo."""
+        with self._model_lock:  # the encoder is part of the generator the strokes use
+            return self.synth.encode_styles(photo, labels)
 
     def _claim(self, client: str, seq: int) -> None:
         with self._slots_lock:
@@ -114,8 +129,8 @@ class PaintModel:
                              f'{newest} while it waited')
 
     def synthesize(self, labels: np.ndarray, client: str, seq: int, seed: Optional[int] = None,
-                   style: Optional[str] = None, reroll: Optional[Tuple[int, int]] = None
-                   ) -> Tuple[np.ndarray, float, float]:
+                   style: Optional[str] = None, reroll: Optional[Tuple[int, int]] = None,
+                   style_codes: Optional[np.ndarray] = None) -> Tuple[np.ndarray, float, float]:
         """The image of a painted ``(H, W)`` class-id map, through
         :meth:`SemanticSynthesizer.synthesize` (which checks the ids).
 
@@ -123,6 +138,8 @@ class PaintModel:
         class region is one instance, so edges run where classes meet). One with per-instance
         noise reuses the page's last random inputs (see the module); ``reroll=(x, y)``
         re-draws the noise of the instance at that pixel (a fresh draw, not from ``seed``).
+        ``style_codes``, ``(classes, style_channels)``: the per-class codes of a model with
+        :attr:`class_styles`.
 
         Returns:
             ``(image, compute_s, wait_s)``: the ``(h, w, 3)`` uint8 RGB image, the seconds the
@@ -139,18 +156,21 @@ class PaintModel:
             instances = self.instance_map(labels)
             if seed is None and self.seeded:  # the same picture for the same strokes
                 seed = 0
+            given = {} if style_codes is None else dict(style_codes=style_codes)
             if self.rerolls:
-                image = self._synthesize_kept(labels, instances, client, seed, style, reroll)
+                image = self._synthesize_kept(labels, instances, client, seed, style, reroll,
+                                              given)
             else:
                 image, = self.synth.synthesize(labels, instances, style=style, seed=seed,
-                                               name='the painted label map')
+                                               name='the painted label map', **given)
             return image, time.perf_counter() - started, started - arrived
 
     def _synthesize_kept(self, labels: np.ndarray, instances: np.ndarray, client: str,
                          seed: Optional[int], style: Optional[str],
-                         reroll: Optional[Tuple[int, int]]) -> np.ndarray:
+                         reroll: Optional[Tuple[int, int]], fixed: dict) -> np.ndarray:
         """The image with the page's kept random inputs: instances new to the page and the
-        re-rolled one drawn, the others as before; then keeps what was used."""
+        re-rolled one drawn, the others as before; then keeps what was used. ``fixed``: inputs
+        given as they are (style codes), not kept."""
         key = (seed, style)
         kept = self._kept.get(client)
         if kept is not None and kept.key != key:  # a new seed or style: everything anew
@@ -173,7 +193,7 @@ class PaintModel:
         images, used = self.synth.synthesize(
             labels, instances, style=style, seed=seed, name='the painted label map',
             resample=sorted(resample) if given and resample else None, return_inputs=True,
-            **given)
+            **given, **fixed)
         inputs = dict(used[0])
         ids = sorted(present)
         for name in self.per_instance & set(given):  # rows of ids absent now stay kept

@@ -81,6 +81,22 @@ def text(body: dict, key: str, max_length: int = 64, default: Any = ...) -> Opti
     return value
 
 
+def texts(body: dict, key: str, count: int, what: str, max_length: int = 64) -> list:
+    """``body[key]`` as a list of ``count`` strings of 1 to ``max_length`` characters (``what``
+    says what an item is, for the message)."""
+    value = body.get(key)
+    expected = f'a list of {count} strings ({what})'
+    if not isinstance(value, list):
+        raise RequestError(f'"{key}" is {shown(value)}, but {expected} was expected')
+    if len(value) != count:
+        raise RequestError(f'"{key}" has {len(value)} items, but {expected} was expected')
+    for index, item in enumerate(value):
+        if not isinstance(item, str) or not 0 < len(item) <= max_length:
+            raise RequestError(f'"{key}"[{index}] is {shown(item)}, but a string of 1 to '
+                               f'{max_length} characters ({what}) was expected')
+    return value
+
+
 def decode_labels(value: Any) -> np.ndarray:
     """The ``(H, W)`` id array of a wire label map (ids are checked later, by the model)."""
     if not isinstance(value, dict):

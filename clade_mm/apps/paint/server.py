@@ -16,6 +16,13 @@ for a bug, which is also logged with its traceback):
   to the canvas -> ``{"labels", ...}``.
 - ``POST /api/save-labels``: ``{"labels"}`` -> the id PNG.
 - ``POST /api/style``: a style image (multipart ``file``) -> ``{"style": token}``.
+- ``POST /api/add-style-source``: for models with per-class style codes (SEAN; ``"class_styles":
+  true`` in their description), a photo and its label map (multipart ``photo``, ``labels``) and
+  the page's ``client``, encoded once by each such model -> ``{"source": token, "name",
+  "labels_name", "width", "height", "classes"}`` (``classes``: the ids with a style in the
+  photo). Synthesis requests for such a model name, per class, the source whose style paints
+  it: ``"class_styles": [token, ...]`` (one per class). See :mod:`.styles`.
+- ``POST /api/remove-style-source``: ``{"client", "source"}`` -> ``{"removed": token}``.
 
 Uploads go to a temporary folder (``clade-paint-*``), bounded: see :class:`PaintApp`.
 """
@@ -29,6 +36,7 @@ from collections import OrderedDict
 from contextlib import contextmanager
 from typing import Iterator, List, Optional, Sequence, Tuple
 
+import numpy as np
 from flask import Flask, Response, jsonify, request, send_from_directory
 from werkzeug.exceptions import HTTPException
 from werkzeug.serving import WSGIRequestHandler, make_server
@@ -40,7 +48,8 @@ from ...datasets.transforms import resize_map
 from ...datasets.validation import check_label_range
 from .model import PaintModel, Superseded
 from .payload import (MAX_SIDE, RequestError, decode_labels, encode_labels, integer,
-                      parse_json, png_bytes, png_data_url, shown, text)
+                      parse_json, png_bytes, png_data_url, shown, text, texts)
+from .styles import StyleSources
 
 STATIC = osp.join(osp.dirname(osp.abspath(__file__)), 'static')
 # A 4096x4096 16-bit label map in base64 is 45 MB; a photo for the style encoder a few MB.
@@ -55,8 +64,9 @@ class PaintApp:
     Each upload is written to a folder of its own in one temporary folder, ``clade-paint-*``,
     and deleted, folder and all, once handled, refused or not; only the :data:`MAX_STYLES`
     newest style images stay, for their tokens. So the temporary folder holds at most
-    ``MAX_STYLES`` style images plus the uploads in flight (one per request). :meth:`close`
-    removes it.
+    ``MAX_STYLES`` style images plus the uploads in flight (two per style source upload, one
+    per other request). :meth:`close` removes it. Style sources keep their codes, in memory
+    (:class:`.styles.StyleSources`).
     """
 
     def __init__(self, models: Sequence[PaintModel]):
@@ -66,6 +76,7 @@ class PaintApp:
         self._uploads = tempfile.TemporaryDirectory(prefix='clade-paint-')
         self._styles: 'OrderedDict[str, str]' = OrderedDict()
         self._styles_lock = threading.Lock()
+        self.style_sources = StyleSources()
 
     @property
     def upload_folder(self) -> str:
@@ -76,6 +87,7 @@ class PaintApp:
         """Removes the uploads folder and all in it (once the server has stopped serving)."""
         with self._styles_lock:
             self._styles.clear()
+        self.style_sources.clear()
         self._uploads.cleanup()
 
     def model(self, body: dict) -> PaintModel:
@@ -93,15 +105,38 @@ class PaintApp:
                 pass
         return self.model(dict(model=value))
 
+    def class_style_models(self) -> List[int]:
+        """The indices of the models with per-class style codes (SEAN)."""
+        return [i for i, model in enumerate(self.models) if model.class_styles]
+
+    def class_style_codes(self, body: dict, model: PaintModel,
+                          client: str) -> Optional[np.ndarray]:
+        """The ``(classes, style_channels)`` codes a synthesis request names, per class, by
+        style source (``"class_styles"``), for a model with per-class style codes; ``None``
+        for another model, which must not be sent any."""
+        if not model.class_styles:
+            if body.get('class_styles') is not None:
+                raise RequestError(f'"class_styles": the {model.norm} model takes no per-class '
+                                   'style codes (a SEAN model does); leave it out')
+            return None
+        if body.get('class_styles') is None:
+            raise RequestError(
+                f'"class_styles" is missing: the {model.norm} model paints each class in the '
+                'style of that class in a photo. Add a style source first (a photo and its '
+                'label map: /api/add-style-source, "Add style source" on the page), then name '
+                f'one per class ({model.num_classes} source ids)')
+        tokens = texts(body, 'class_styles', model.num_classes, 'a style source id per class')
+        return self.style_sources.codes(client, tokens, self.models.index(model))
+
     @contextmanager
-    def upload(self, what: str, keep: bool = False) -> Iterator[str]:
-        """The request's multipart ``file``, written to a folder of its own (the file name
+    def upload(self, what: str, keep: bool = False, field: str = 'file') -> Iterator[str]:
+        """The request's multipart ``field``, written to a folder of its own (the file name
         stays: the checks name the file as the command line would). The folder is removed
         when the block ends; with ``keep``, only when it raises (a style image: ``add_style``
         keeps it)."""
-        upload = request.files.get('file')
+        upload = request.files.get(field)
         if upload is None or not upload.filename:
-            raise RequestError(f'send the {what} as the multipart form field "file"')
+            raise RequestError(f'send the {what} as the multipart form field "{field}"')
         folder = tempfile.mkdtemp(dir=self.upload_folder)
         kept = False
         try:
@@ -133,6 +168,24 @@ class PaintApp:
             raise RequestError(f'no style image "{token[:40]}" on the server (it keeps the '
                                f'{MAX_STYLES} newest): upload it again', 404)
         return path
+
+
+def check_style_source_files() -> None:
+    """A style source is a photo and its label map: a request missing either is refused,
+    naming the file that came and the one to add."""
+    photo, labels = (request.files.get(field) for field in ('photo', 'labels'))
+    photo = photo.filename if photo is not None and photo.filename else None
+    labels = labels.filename if labels is not None and labels.filename else None
+    if photo and not labels:
+        raise RequestError(f'style photo {photo} came without its label map: add the label map '
+                           "of the photo's pixels (class ids, pixel-aligned with it; multipart "
+                           'field "labels")')
+    if labels and not photo:
+        raise RequestError(f'label map {labels} came without its photo: add the photo whose '
+                           'pixels it labels (multipart field "photo")')
+    if not photo:
+        raise RequestError('a style source is a photo and its label map: send them as the '
+                           'multipart form fields "photo" and "labels"')
 
 
 def check_pixels(path: str, name: str) -> None:
@@ -181,6 +234,11 @@ def create_app(models: Sequence[PaintModel],
         seed = integer(body, 'seed', 0, 2**32 - 1, default=None)
         style = text(body, 'style', default=None)
         if style is not None:
+            if model.class_styles:
+                raise RequestError(
+                    f'the {model.norm} model paints each class in the style of a photo: add '
+                    'the photo with its label map as a style source (/api/add-style-source) and '
+                    'name a source per class with "class_styles", instead of "style"')
             if model.style_needs_labels:
                 raise RequestError(
                     f"the {model.norm} model's encoder copies each instance's look by class "
@@ -198,7 +256,9 @@ def create_app(models: Sequence[PaintModel],
                                    'noise, so there is nothing to re-roll (its page shows no '
                                    're-roll tool)')
             extra['rerolled'] = int(model.instance_map(labels)[reroll[1], reroll[0]])
-        image, compute_s, wait_s = model.synthesize(labels, client, seq, seed, style, reroll)
+        codes = state.class_style_codes(body, model, client)
+        image, compute_s, wait_s = model.synthesize(labels, client, seq, seed, style, reroll,
+                                                    codes)
         return jsonify(model=state.models.index(model), seq=seq, image=png_data_url(image),
                        compute_ms=round(compute_s * 1000, 2), wait_ms=round(wait_s * 1000, 2),
                        server_ms=round((time.perf_counter() - start) * 1000, 2), **extra)
@@ -229,6 +289,32 @@ def create_app(models: Sequence[PaintModel],
             image = read_image(path)  # as tools/synthesize.py --style reads it
             token = state.add_style(path)
         return jsonify(style=token, width=int(image.shape[1]), height=int(image.shape[0]))
+
+    @app.post('/api/add-style-source')
+    def add_style_source():
+        client = text(dict(client=request.form.get('client')), 'client')
+        indices = state.class_style_models()
+        if not indices:
+            names = [m.norm for m in state.models]
+            raise RequestError(
+                'style sources are for a model with per-class style codes (SEAN), and '
+                f'{" and ".join(names)} {"has" if len(names) == 1 else "have"} none')
+        check_style_source_files()
+        with state.upload('style photo', field='photo') as photo, \
+                state.upload("style photo's label map", field='labels') as labels:
+            # the API reads, checks and encodes; a refused file raises before anything is kept
+            codes = {i: state.models[i].encode_styles(photo, labels) for i in indices}
+            size = image_size(photo)
+        files = request.files
+        source = state.style_sources.add(client, files['photo'].filename,
+                                         files['labels'].filename, size, codes)
+        return jsonify(source.describe())
+
+    @app.post('/api/remove-style-source')
+    def remove_style_source():
+        body = json_body()
+        source = state.style_sources.remove(text(body, 'client'), text(body, 'source'))
+        return jsonify(removed=source.token)
 
     @app.errorhandler(RequestError)
     def request_error(err):

@@ -14,6 +14,9 @@ const state = {
   models: [], width: 0, height: 0, classes: [], labels: null, LabelArray: Uint8Array,
   tool: 'brush', current: 0, eraseTo: 0, brush: 6, undo: [], redo: [],
   seed: 0, style: null, client: randomId(), seq: 0, stroke: null, colours: null,
+  // Models with per-class style codes (SEAN): the page's style sources (photos with their
+  // label maps, encoded on the server) and, per class, the id of the source that paints it.
+  sources: [], classStyles: [],
 };
 const panels = []; // one per model: its figure, request in flight and newest shown answer
 // Stroke-to-image times of this page, for benchmarks/bench_paint.py.
@@ -94,7 +97,8 @@ function setupCanvas() {
   // RGBA bytes in memory are one little-endian word: 0xAABBGGRR.
   state.colours = Uint32Array.from(state.classes, (c) =>
     ((255 << 24) | (c.colour[2] << 16) | (c.colour[1] << 8) | c.colour[0]) >>> 0);
-  const fits = (window.innerWidth - 300) / (1 + state.models.length) - 24;
+  const sidePanel = $('#class-styles').hidden ? 0 : 286;
+  const fits = (window.innerWidth - 300 - sidePanel) / (1 + state.models.length) - 24;
   const side = Math.max(256, Math.min(DISPLAY_SIDE, fits));
   const scale = Math.max(1, Math.min(side / state.width, side / state.height));
   const root = document.documentElement.style;
@@ -206,6 +210,16 @@ function synthesizeAll(live = false) {
 
 // extra: more fields of the request (a re-roll's pixel).
 async function synthesize(panel, extra = {}) {
+  if (panel.model.class_styles && !state.sources.length) {
+    // Nothing to paint with before a style source exists: say so rather than ask the server.
+    if (panel.controller) panel.controller.abort();
+    panel.controller = null;
+    panel.figure.dataset.state = 'needs-style';
+    panel.img.removeAttribute('src');
+    panel.save.disabled = true;
+    panel.prompt.hidden = false;
+    return;
+  }
   const seq = ++state.seq;
   if (panel.controller) panel.controller.abort();
   const controller = new AbortController();
@@ -215,6 +229,7 @@ async function synthesize(panel, extra = {}) {
   const body = { model: panel.index, client: state.client, seq, labels: labelPayload(), ...extra };
   if (panel.model.seeded) body.seed = state.seed;
   if (panel.model.style_encoder && state.style) body.style = state.style;
+  if (panel.model.class_styles) body.class_styles = state.classStyles.slice();
   const sent = performance.now();
   try {
     const response = await fetch('api/synthesize', {
@@ -232,6 +247,7 @@ async function synthesize(panel, extra = {}) {
     panel.shown = seq;
     panel.figure.dataset.shown = String(seq);
     panel.save.disabled = false;
+    panel.prompt.hidden = true;
     const roundTrip = performance.now() - sent;
     panel.latency.textContent = `${roundTrip.toFixed(0)} ms stroke to image · ` +
       `${answer.server_ms.toFixed(0)} ms on the server, ${answer.compute_ms.toFixed(0)} ms of ` +
@@ -250,6 +266,13 @@ async function synthesize(panel, extra = {}) {
       panel.controller = null;
       if (panel.figure.dataset.state === 'busy') panel.figure.dataset.state = 'idle';
     }
+  }
+}
+
+// A class's style source changed: only the models with per-class style codes paint anew.
+function synthesizeStyled() {
+  for (const panel of panels) {
+    if (panel.model.class_styles) synthesize(panel);
   }
 }
 
@@ -383,7 +406,7 @@ function buildPanels() {
       `${model.config} · ${model.checkpoint || 'initial weights'}`;
     const panel = { index: model.index, model, figure, controller: null, shown: 0,
       img: figure.querySelector('img'), latency: figure.querySelector('.latency'),
-      save: figure.querySelector('.save-image') };
+      save: figure.querySelector('.save-image'), prompt: figure.querySelector('.prompt') };
     panel.save.addEventListener('click', () => download(panel.img.src,
       `${model.norm.toLowerCase()}_${model.config.replace(/\.py$/, '')}.png`));
     $('#outputs').append(figure);
@@ -398,6 +421,150 @@ function download(url, name) {
   document.body.append(link);
   link.click();
   link.remove();
+}
+
+// --- style sources (models with per-class style codes) --------------------------------------
+function buildClassStyles() {
+  if (!state.models.some((m) => m.class_styles)) return;
+  $('#class-styles').hidden = false;
+  state.classStyles = state.classes.map(() => null);
+  const list = $('#class-slots');
+  for (const c of state.classes) {
+    const item = document.createElement('li');
+    item.dataset.classId = c.id;
+    const swatch = document.createElement('span');
+    swatch.className = 'swatch';
+    swatch.style.background = `rgb(${c.colour.join(',')})`;
+    const name = document.createElement('label');
+    name.textContent = c.name;
+    name.htmlFor = `slot-${c.id}`;
+    const select = document.createElement('select');
+    select.id = `slot-${c.id}`;
+    select.dataset.classId = c.id;
+    select.disabled = true;
+    select.addEventListener('change', () => {
+      state.classStyles[c.id] = select.value;
+      updateSlotNote(c.id);
+      synthesizeStyled();
+    });
+    const absent = document.createElement('span');
+    absent.className = 'absent';
+    absent.textContent = 'not in this photo: painted with the zero style code';
+    absent.hidden = true;
+    item.append(swatch, name, select, absent);
+    list.append(item);
+  }
+  renderSources();
+  $('#source-photo').addEventListener('change', updateChosenFiles);
+  $('#source-labels').addEventListener('change', updateChosenFiles);
+  $('#add-source').addEventListener('click', addSource);
+}
+
+function updateChosenFiles() {
+  const photo = $('#source-photo').files[0], labels = $('#source-labels').files[0];
+  $('#source-chosen').textContent =
+    `photo: ${photo ? photo.name : 'none'} · label map: ${labels ? labels.name : 'none'}`;
+  $('#add-source').disabled = !(photo || labels);
+}
+
+function sourceLabel(source) {
+  return `${state.sources.indexOf(source) + 1}: ${source.name}`;
+}
+
+function updateSlotNote(id) {
+  const item = $(`#class-slots li[data-class-id="${id}"]`);
+  const source = state.sources.find((s) => s.source === state.classStyles[id]);
+  item.querySelector('.absent').hidden = !source || source.classes.has(id);
+}
+
+// The list of sources and every class's choices, from state.sources and state.classStyles.
+function renderSources() {
+  const list = $('#style-sources');
+  list.replaceChildren();
+  for (const source of state.sources) {
+    const item = document.createElement('li');
+    const name = document.createElement('span');
+    name.className = 'name';
+    name.textContent = sourceLabel(source);
+    name.title = `${source.name} (${source.width}×${source.height}) with ${source.labels_name}`;
+    const remove = document.createElement('button');
+    remove.type = 'button';
+    remove.className = 'remove';
+    remove.textContent = '×';
+    remove.setAttribute('aria-label', `Remove ${source.name}`);
+    remove.addEventListener('click', () => removeSource(source));
+    item.append(name, remove);
+    list.append(item);
+  }
+  $('#no-source').hidden = state.sources.length > 0;
+  for (const select of document.querySelectorAll('#class-slots select')) {
+    const id = Number(select.dataset.classId);
+    const options = state.sources.map((source) => new Option(
+      sourceLabel(source) + (source.classes.has(id) ? '' : ' (not in this photo)'),
+      source.source));
+    select.replaceChildren(...(options.length ? options : [new Option('no style source yet', '')]));
+    select.disabled = !state.sources.length;
+    if (state.classStyles[id]) select.value = state.classStyles[id];
+    updateSlotNote(id);
+  }
+}
+
+async function addSource() {
+  const photo = $('#source-photo').files[0], labels = $('#source-labels').files[0];
+  const form = new FormData();
+  form.append('client', state.client);
+  if (photo) form.append('photo', photo);
+  if (labels) form.append('labels', labels);
+  $('#add-source').disabled = true;
+  const names = [photo, labels].filter(Boolean).map((f) => f.name).join(' + ');
+  let response, answer;
+  try {
+    response = await fetch('api/add-style-source', { method: 'POST', body: form });
+    answer = await readJson(response);
+  } catch (err) {
+    answer = { error: err.message };
+  } finally {
+    updateChosenFiles();
+  }
+  if (!response || !response.ok) { // nothing changes: the chosen files stay, to replace one
+    showMessage(`Could not add ${names} as a style source: ${answer.error}`, 'source');
+    return;
+  }
+  const source = { ...answer, classes: new Set(answer.classes) };
+  state.sources.push(source);
+  // The first source styles every class; a later one only the classes it is picked for.
+  if (state.sources.length === 1) state.classStyles.fill(source.source);
+  $('#source-photo').value = '';
+  $('#source-labels').value = '';
+  updateChosenFiles();
+  renderSources();
+  const absent = state.classes.filter((c) => !source.classes.has(c.id)).map((c) => c.name);
+  showMessage(`Added ${names} as style source ${sourceLabel(source)}` +
+    (absent.length ? ` (not in this photo: ${absent.join(', ')})` : ''), 'source', 'info');
+  if (state.sources.length === 1) synthesizeStyled();
+}
+
+async function removeSource(source) {
+  const response = await fetch('api/remove-style-source', {
+    method: 'POST', headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ client: state.client, source: source.source }),
+  });
+  // 404: the server forgot it already; either way the page drops it.
+  if (!response.ok && response.status !== 404) {
+    showMessage(`Could not remove ${source.name}: ${(await readJson(response)).error}`,
+      'source');
+    return;
+  }
+  state.sources.splice(state.sources.indexOf(source), 1);
+  const first = state.sources.length ? state.sources[0].source : null;
+  let changed = false;
+  state.classStyles = state.classStyles.map((token) => {
+    if (token !== source.source) return token;
+    changed = true;
+    return first; // back to the default, the first source
+  });
+  renderSources();
+  if (changed || !first) synthesizeStyled();
 }
 
 async function postFile(url, file) {
@@ -525,6 +692,7 @@ async function init() {
     `${m.norm}: ${m.config}, ${m.checkpoint || 'initial weights'}`).join('  vs  ') +
     ` · ${first.width}×${first.height} label map, ${first.num_classes} classes`;
   buildPalette();
+  buildClassStyles();
   buildPanels();
   setupControls();
   setupCanvas();
