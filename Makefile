@@ -15,13 +15,14 @@ test: setup
 	bash tools/setup_browser.sh
 	$(PY) -m pytest tests
 
-# PUBLISHED_CODE=DIR (a checkout of the published CLADE repository) and PUBLISHED_INADE_CODE=DIR
-# (of the published INADE one; `git archive HEAD data models options util` of it is enough) time
-# their generators too.
+# PUBLISHED_CODE=DIR (a checkout of the published CLADE repository), PUBLISHED_INADE_CODE=DIR
+# (of the published INADE one; `git archive HEAD data models options util` of it is enough) and
+# PUBLISHED_SEAN_CODE=DIR (of the published SEAN one, likewise) time their generators too.
 bench: setup
 	$(PY) benchmarks/bench_norms.py
 	$(PY) benchmarks/bench_generators.py $(if $(PUBLISHED_CODE),--published-code $(PUBLISHED_CODE)) \
-		$(if $(PUBLISHED_INADE_CODE),--published-inade-code $(PUBLISHED_INADE_CODE))
+		$(if $(PUBLISHED_INADE_CODE),--published-inade-code $(PUBLISHED_INADE_CODE)) \
+		$(if $(PUBLISHED_SEAN_CODE),--published-sean-code $(PUBLISHED_SEAN_CODE))
 
 # The painter (tools/paint.py) on http://127.0.0.1:8765/ with the demo's CLADE; on a fresh clone
 # it trains the demo's models first (`make demo`). Other models: make paint PAINT_ARGS="CONFIG

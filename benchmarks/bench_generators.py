@@ -15,8 +15,9 @@ call, as inference does).
    with ``precision='auto'``, which ``SemanticSynthesizer`` runs
    (:mod:`clade_mm.apis.precision`). With a checkout of a published codebase
    (``common.PUBLISHED_CODEBASES``: ``--published-code DIR`` the published CLADE repository,
-   ``--published-inade-code DIR`` the published INADE one) its generators run too, as that
-   code runs them (float32 NCHW, one-hot inputs, positional maps and noise made beforehand).
+   ``--published-inade-code DIR`` the published INADE one, ``--published-sean-code DIR`` the
+   published SEAN one) its generators run too, as that code runs them (float32 NCHW, one-hot
+   inputs, positional maps, noise and style codes made beforehand).
    All are timed interleaved in one process, so machine noise hits all alike, and the ratios
    of every two generators are printed at the end, with the targets the project holds itself
    to (``targets.json``).
@@ -28,6 +29,7 @@ call, as inference does).
 
     python benchmarks/bench_generators.py [--repeats 5] [--published-code DIR]
                                           [--published-inade-code DIR]
+                                          [--published-sean-code DIR]
                                           [--train-size 128] [--memory-size 256]
 """
 import argparse
@@ -54,8 +56,13 @@ def batch_inputs(model, labels, given):
     batch key ``model.layout_keys`` gives it, one ``(1, H, W)`` map per sample as a dataset's
     pipeline packs them."""
     keys = {name: key for key, name in model.layout_keys.items()}
+    # what the generator's style encoder gives it from the photo (SEAN's style codes) is no
+    # batch key: the GAN encodes the batch's photo
+    encoder = getattr(model.generator, 'style_encoder', None)
     inputs = {}
     for name, value in required_inputs(model.generator, labels, given=given).items():
+        if name not in keys and encoder is not None:
+            continue
         if name not in keys:
             raise SystemExit(f'the generator needs the layout input {name!r}, which no batch key '
                              f'of the GAN carries (layout_keys: {model.layout_keys})')
@@ -135,14 +142,19 @@ def inference_calls(norm, labels, given, num_classes):
     generator = freeze_for_inference(build_generator(norm, num_classes,
                                                      size=labels.shape[-1]))
     inputs = required_inputs(generator, labels, given=given)
+    # 'auto' is built only for its choice; each configuration keeps one copy of the weights
+    # (SEAN's ADE20k generator holds 2.4 GB of per-class projections)
     auto = GeneratorInference(copy.deepcopy(generator), 'auto')
-    runners = {'float32 NCHW': copy.deepcopy(generator)}
-    for precision in dict.fromkeys(('float32', auto.precision)):
-        runner = GeneratorInference(copy.deepcopy(generator), precision)
+    default, reason, precisions = configuration(auto), auto.reason, ('float32', auto.precision)
+    del auto
+    runners = {'float32 NCHW': generator}
+    laid_out = copy.deepcopy(generator)  # the float32 weights in GeneratorInference's layout,
+    for precision in dict.fromkeys(precisions):  # shared by its float32 and bfloat16 runners
+        runner = GeneratorInference(laid_out, precision)
         runners.setdefault(configuration(runner), runner)
     calls = {config: (lambda run: lambda: run(labels, **inputs))(run)
              for config, run in runners.items()}
-    return calls, configuration(auto), auto.reason
+    return calls, default, reason
 
 
 def time_inference(args):

@@ -16,7 +16,8 @@ published code, and the line that says which CPU a figure is from.
   config file or a norm's registered name (then the family's :data:`SETTING` config, or for a
   norm without one the training configs' GAN with that norm).
 * The published code from checkouts: :data:`PUBLISHED_CODEBASES`, one module each
-  (:mod:`published_clade`, :mod:`published_inade`), all with the same calls.
+  (:mod:`published_clade`, :mod:`published_inade`, :mod:`published_sean`), all with the same
+  calls.
 * :func:`cpu_line`: the CPU capability (``clade_mm.ops.cpu.cpu_capability()``), printed beside
   every figure.
 
@@ -43,6 +44,7 @@ from clade_mm.layers.layout import sample_inputs
 from clade_mm.ops.cpu import cpu_capability
 import published_clade
 import published_inade
+import published_sean
 from published_clade import published_generators, published_inputs  # noqa: F401
 
 HERE = osp.dirname(osp.abspath(__file__))
@@ -59,7 +61,7 @@ SETTING = 'ade20k'
 # ``OPTION`` (its command-line option), ``REPOSITORY``, ``published_generators(path,
 # num_classes, size, ngf)`` -> ``{family: generator}`` and ``published_inputs(generator,
 # labels, given)`` -> its keyword arguments (``given``: the layout's other inputs, by name).
-PUBLISHED_CODEBASES = (published_clade, published_inade)
+PUBLISHED_CODEBASES = (published_clade, published_inade, published_sean)
 
 
 def cpu_line() -> str:

@@ -1,15 +1,18 @@
 """The end-to-end demo on the embedded synthetic scenes: train, synthesise, score, report.
 
 1. write the synthetic scenes to data/synthetic (once);
-2. train CLADE and, for comparison, SPADE and INADE (configs/{clade,spade,inade}/*_synthetic.py)
-   and a small mmseg segmentor on the real photos (configs/segmentors/fcn_r18_synthetic.py);
-3. synthesise the validation label maps with the three generators (INADE with the validation
-   instance maps, twice: seeds 0 and 1);
+2. train CLADE and, for comparison, SPADE, INADE and SEAN
+   (configs/{clade,spade,inade,sean}/*_synthetic.py) and a small mmseg segmentor on the real
+   photos (configs/segmentors/fcn_r18_synthetic.py);
+3. synthesise the validation label maps with the four generators (INADE with the validation
+   instance maps, SEAN with the style of each map's own photo, as SEAN's published test
+   reconstructs them; the generators with random inputs twice: seeds 0 and 1);
 4. segment real and generated images and score them against the label maps (mIoU,
-   accuracy), as the paper's Table 1 does; for the generators with random inputs (INADE),
-   measure how far apart the two seeds' images are (mean per-pixel distance);
+   accuracy), as the paper's Table 1 does; for the generators with random inputs (INADE's
+   noise, SEAN's), measure how far apart the two seeds' images are (mean per-pixel distance);
+   for SEAN, how close it paints a photo from its own style and from another photo's (L1);
 5. write WORK_DIR/report.md and WORK_DIR/grid.png
-   (label | real | SPADE | CLADE | INADE seed 0 | INADE seed 1).
+   (label | real | SPADE | CLADE | INADE seed 0 | INADE seed 1 | SEAN).
 
 Every training resumes from its last checkpoint, so a second run only synthesises and scores.
 
@@ -30,14 +33,17 @@ from clade_mm.apis import SemanticSynthesizer, positive_int
 from clade_mm.datasets import SYNTHETIC_CLASSES, read_image, read_map, write_synthetic_dataset
 from clade_mm.engine.hooks import label_palette, sample_grid
 from clade_mm.evaluation import SegmentationScore
+from clade_mm.layers.layout import missing_inputs
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 MODELS = (('CLADE', 'configs/clade/clade_synthetic.py'),
           ('SPADE', 'configs/spade/spade_synthetic.py'),
-          ('INADE', 'configs/inade/inade_synthetic.py'))
+          ('INADE', 'configs/inade/inade_synthetic.py'),
+          ('SEAN', 'configs/sean/sean_synthetic.py'))
 SEGMENTOR = 'configs/segmentors/fcn_r18_synthetic.py'
 SEEDS = (0, 1)  # of the random inputs (INADE's noise): the first is scored, both are compared
-MIOU_MARGIN = 2.0  # INADE's segmentation score is held within this of CLADE's
+MIOU_MARGIN = 2.0  # INADE's and SEAN's segmentation scores are held within this of CLADE's
+HELD_TO_CLADE = ('INADE', 'SEAN')
 
 
 def step(message):
@@ -61,17 +67,27 @@ def grey_levels(images, others):
     return float(np.mean([np.abs(a.astype(np.int16) - b).mean() for a, b in zip(images, others)]))
 
 
-def synthesise(synth, labels, names, instance_dir, seed):
+def needs_style(synth):
+    """Whether the generator cannot paint without a style photo (SEAN's style codes)."""
+    return any(spec.name != 'instances'
+               for spec in missing_inputs(synth.generator, {'instances': None}))
+
+
+def synthesise(synth, labels, names, instance_dir, seed, styles=None):
     """One image per label map (``seed`` for the random inputs); the instance maps of
-    ``instance_dir`` are passed to a generator that reads them."""
+    ``instance_dir`` are passed to a generator that reads them; a generator that needs a style
+    takes it from ``styles``: ``(photo, its label map)`` per map."""
     reads = {spec.name for spec in synth.generator.layout_inputs()}
     images = []
-    for label, name in zip(labels, names):
+    for index, (label, name) in enumerate(zip(labels, names)):
         instances = None
         if 'instances' in reads:
             instances = synth.read_instances(synth.instance_path(instance_dir, name))
+        style = {}
+        if styles is not None:
+            style = dict(style=styles[index][0], style_labels=styles[index][1])
         images.append(synth.synthesize(synth.read_labels(label, name), instances=instances,
-                                       seed=seed, name=name)[0])
+                                       seed=seed, name=name, **style)[0])
     return images
 
 
@@ -103,12 +119,15 @@ def main():
     photos = osp.join(args.data_root, 'val', 'images')
     reals = [np.ascontiguousarray(read_image(osp.join(photos, n))[..., ::-1]) for n in names]
     instance_dir = osp.join(args.data_root, 'val', 'instances')
-    fakes, precision_notes, seed_distances = {}, [], {}
+    own_styles = [(real, label) for real, label in zip(reals, labels)]
+    other_styles = own_styles[1:] + own_styles[:1]  # the next map's photo
+    fakes, precision_notes, seed_distances, style_l1 = {}, [], {}, {}
     for name, config in MODELS:
         synth = SemanticSynthesizer(osp.join(ROOT, config), checkpoints[name])
         has_random = any(spec.random for spec in synth.generator.layout_inputs())
+        styles = own_styles if needs_style(synth) else None
         start = time.time()
-        fakes[name] = synthesise(synth, labels, names, instance_dir, SEEDS[0])
+        fakes[name] = synthesise(synth, labels, names, instance_dir, SEEDS[0], styles)
         out = osp.join(work_dir, f'{name.lower()}_val')
         os.makedirs(out, exist_ok=True)
         for n, image in zip(names, fakes[name]):
@@ -118,15 +137,23 @@ def main():
         if has_random:
             # Another seed, another draw of the random inputs: how different the images are.
             other = f'{name} seed {SEEDS[1]}'
-            fakes[other] = synthesise(synth, labels, names, instance_dir, SEEDS[1])
+            fakes[other] = synthesise(synth, labels, names, instance_dir, SEEDS[1], styles)
             seed_distances[name] = grey_levels(fakes[name], fakes[other])
             print(f'[demo] {name}: seeds {SEEDS[0]} and {SEEDS[1]} differ by '
                   f'{seed_distances[name]:.2f} grey levels per pixel on average')
+        if styles is not None:
+            # Its own photo's style against another photo's: what the style codes carry.
+            other_style = synthesise(synth, labels, names, instance_dir, SEEDS[0],
+                                     other_styles)
+            style_l1[name] = (grey_levels(fakes[name], reals), grey_levels(other_style, reals))
+            print(f'[demo] {name}: L1 to the photo {style_l1[name][0]:.2f} grey levels from '
+                  f'its own style, {style_l1[name][1]:.2f} from the next photo\'s')
         if synth.inference.precision != 'float32':
             # The faster precision this CPU chose, held to the float32 images and score.
             exact = SemanticSynthesizer(osp.join(ROOT, config), checkpoints[name],
                                         precision='float32')
-            fakes[f'{name} float32'] = synthesise(exact, labels, names, instance_dir, SEEDS[0])
+            fakes[f'{name} float32'] = synthesise(exact, labels, names, instance_dir, SEEDS[0],
+                                                  styles)
             difference = grey_levels(fakes[name], fakes[f'{name} float32'])
             precision_notes.append(
                 f'{name} ran in {synth.inference.precision} (chosen for this CPU): '
@@ -154,7 +181,8 @@ def main():
     count = min(args.grid_rows, len(names))
     palette = label_palette(len(SYNTHETIC_CLASSES))
     columns = {'SPADE': 'SPADE', 'CLADE': 'CLADE', 'INADE': f'INADE seed {SEEDS[0]}',
-               f'INADE seed {SEEDS[1]}': f'INADE seed {SEEDS[1]}'}  # fakes key: title
+               f'INADE seed {SEEDS[1]}': f'INADE seed {SEEDS[1]}',
+               'SEAN': 'SEAN (own style)'}  # fakes key: title
     grid_names = ' | '.join(['label map', 'real photo'] + list(columns.values()))
     columns = list(columns)
     grid = sample_grid(np.stack(labels[:count]), np.stack(reals[:count]),
@@ -163,12 +191,21 @@ def main():
                                     for c in columns[1:]], axis=1)
     Image.fromarray(grid).resize((grid.shape[1] * 2, grid.shape[0] * 2),
                                  Image.NEAREST).save(osp.join(work_dir, 'grid.png'))
-    margin = scores_by_name['INADE']['mIoU'] - scores_by_name['CLADE']['mIoU']
-    within = margin >= -MIOU_MARGIN  # not more than the margin below CLADE
-    check = (f'INADE within {MIOU_MARGIN:g} mIoU of CLADE: {"yes" if within else "NO"} '
-             f'(INADE {scores_by_name["INADE"]["mIoU"]:.1f}, CLADE '
-             f'{scores_by_name["CLADE"]["mIoU"]:.1f}, difference {margin:+.1f}).')
-    print(f'[demo] {check}')
+    checks = []
+    for held in HELD_TO_CLADE:
+        margin = scores_by_name[held]['mIoU'] - scores_by_name['CLADE']['mIoU']
+        within = margin >= -MIOU_MARGIN  # not more than the margin below CLADE
+        checks.append(f'{held} within {MIOU_MARGIN:g} mIoU of CLADE: '
+                      f'{"yes" if within else "NO"} ({held} '
+                      f'{scores_by_name[held]["mIoU"]:.1f}, CLADE '
+                      f'{scores_by_name["CLADE"]["mIoU"]:.1f}, difference {margin:+.1f}).')
+        print(f'[demo] {checks[-1]}')
+    for name, (own, other) in style_l1.items():
+        checks.append(f'{name} paints a validation photo from its own style '
+                      f'{"closer" if own < other else "NOT closer"} than from another photo\'s: '
+                      f'L1 {own:.2f} against {other:.2f} grey levels (the next map\'s photo and '
+                      'label map as the style, the map itself unchanged).')
+        print(f'[demo] {checks[-1]}')
 
     def distance(name):
         return f'{seed_distances[name]:.1f}' if name in seed_distances else '-'
@@ -178,14 +215,15 @@ def main():
         f'{len(names)} validation label maps, segmented by the FCN trained on the real '
         'training photos (`configs/segmentors/fcn_r18_synthetic.py`); higher is better. '
         f'Generators with random inputs (INADE: its per-instance noise, with the validation '
-        f'instance maps) are scored on seed {SEEDS[0]}; their row "seed {SEEDS[1]}" is another '
+        f'instance maps; SEAN: its per-pixel noise, with the style of each map\'s own photo) '
+        f'are scored on seed {SEEDS[0]}; their row "seed {SEEDS[1]}" is another '
         'draw. *Seed distance*: the mean per-pixel distance between the images of seeds '
         f'{SEEDS[0]} and {SEEDS[1]} (|difference| over pixels and RGB channels, in grey levels '
         'of 0..255, averaged over the validation maps); "-" for deterministic generators.', '',
         '| images | mIoU | mean acc. | pixel acc. | seed distance |', '|---|---|---|---|---|']
     lines += [f'| {name} | {s["mIoU"]:.1f} | {s["mAcc"]:.1f} | {s["aAcc"]:.1f} | '
               f'{distance(name)} |' for name, s in rows]
-    lines += ['', check, '',
+    lines += ['', *checks, '',
               'Checkpoints: ' + ', '.join(f'{n} `{c}`' for n, c in checkpoints.items()) +
               f', segmentor `{seg_checkpoint}`.', '',
               *precision_notes,

@@ -36,6 +36,7 @@ KEY_FIELDS = {
     'norm': r'norm_[01s]',
     'conv': r'conv_[01s]',
     'param': r'weight|bias',
+    'index': r'\d+',  # of a layer in a list (SEAN's per-class projections)
     'conv_param': r'weight_orig|weight_u|weight_v|weight|bias',
     'stat': r'running_mean|running_var|num_batches_tracked',
 }

@@ -12,9 +12,9 @@ channels, ``L`` the label channels (``semantic_nc``) and ``S`` the style length 
 - ``ace_*.Spade.mlp_shared.0|mlp_gamma|mlp_beta.weight|bias`` -> ``norm_*.spade.*``;
   ``(128, L, 3, 3)``, ``(C, 128, 3, 3)``. ``ace_*.Spade.param_free_norm.*`` is left out: the
   published ACE never runs that norm (it takes only the SPADE branch's gamma and beta).
-- ``ace_*.fc_mu{j}.weight|bias`` ``(S, S)``, ``(S,)``: stacked for ``j < L`` into our bank
-  ``norm_*.style_projections.weight|bias`` ``(L, S, S)``, ``(L, S)``. The published ACE holds
-  19 of them whatever the class count; those with ``j >= L`` are left out (no class uses them).
+- ``ace_*.fc_mu{j}.weight|bias`` ``(S, S)``, ``(S,)`` -> our bank's row ``j``,
+  ``norm_*.style_projections.weight.{j}|bias.{j}``, for ``j < L``. The published ACE holds 19
+  of them whatever the class count; those with ``j >= L`` are left out (no class uses them).
 - ``ace_*.conv_gamma|conv_beta.weight|bias``: same names; ``(C, S, 3, 3)``, ``(C,)``.
 - ``ace_*.blending_gamma|blending_beta`` ``(1,)`` and ``ace_*.noise_var`` ``(C,)``: same names.
 - ``up_3`` has no style branch in the published generator (``use_rgb=False``): its ACEs hold
@@ -36,11 +36,10 @@ over each class (zero for a class without pixels there).
 import re
 from typing import Dict, List, Mapping, Optional, Tuple
 
-import torch
 import torch.nn as nn
 from torch import Tensor
 
-from .base import OfficialCheckpointError, PublishedCodebase, Shape, register_codebase
+from .base import PublishedCodebase, Shape, register_codebase
 
 ENCODER = 'model.generator.style_encoder'
 _ACE = re.compile(r'(?P<block>[^.]+)\.ace_(?P<id>[01s])\.(?P<rest>.+)')
@@ -49,15 +48,14 @@ _FC_MU = re.compile(r'fc_mu(?P<j>\d+)\.(?P<param>weight|bias)')
 
 def prepare_generator(state: Mapping[str, Tensor]
                       ) -> Optional[Tuple[Dict[str, Tensor], Dict[str, Tensor], Dict[str, str]]]:
-    """A published SEAN generator state in SPADE's naming, its per-class ``fc_mu<j>`` stacked
-    (see the module docstring), the encoder split off; ``None`` for another codebase's."""
+    """A published SEAN generator state in SPADE's naming (see the module docstring), the
+    encoder split off; ``None`` for another codebase's."""
     if not any(_ACE.fullmatch(key) for key in state):
         return None
     mlp = next((v for k, v in state.items() if k.endswith('.Spade.mlp_shared.0.weight')), None)
     label_channels = mlp.shape[1] if mlp is not None else None
     styled = {key.rsplit('.', 2)[0] for key in state if key.endswith('.conv_gamma.weight')}
     generator, encoder, dropped = {}, {}, {}
-    stacks: Dict[str, Dict[int, Tensor]] = {}
     for key, tensor in state.items():
         if key.startswith('Zencoder.'):
             encoder[key[len('Zencoder.'):]] = tensor
@@ -83,15 +81,9 @@ def prepare_generator(state: Mapping[str, Tensor]
                 dropped[key] = (f'the published ACE holds 19 fc_mu layers; the file has '
                                 f'{label_channels} label channels, so no class uses fc_mu{j}')
             else:
-                stacks.setdefault(f'{norm}.fc_mu.{fc_mu["param"]}', {})[j] = tensor
+                generator[f'{norm}.fc_mu.{j}.{fc_mu["param"]}'] = tensor
             continue
         generator[f'{norm}.{rest.replace("Spade.", "spade.", 1)}'] = tensor
-    for key, rows in stacks.items():
-        if sorted(rows) != list(range(len(rows))):
-            missing = sorted(set(range(max(rows) + 1)) - set(rows))
-            raise OfficialCheckpointError(f'{key}: the file lacks fc_mu{missing[0]} of that norm (a damaged '
-                           'or edited checkpoint)')
-        generator[key] = torch.stack([rows[j] for j in range(len(rows))])
     return generator, (encoder or None), dropped
 
 
@@ -128,7 +120,7 @@ SEAN_CODEBASE = register_codebase(PublishedCodebase(
         ('{block}.{norm}.spade.mlp_shared.0.{param}', '{block}.{norm}.spade.mlp_shared.0.{param}'),
         ('{block}.{norm}.spade.mlp_gamma.{param}', '{block}.{norm}.spade.mlp_gamma.{param}'),
         ('{block}.{norm}.spade.mlp_beta.{param}', '{block}.{norm}.spade.mlp_beta.{param}'),
-        ('{block}.{norm}.fc_mu.{param}', '{block}.{norm}.style_projections.{param}'),
+        ('{block}.{norm}.fc_mu.{index}.{param}', '{block}.{norm}.style_projections.{param}.{index}'),
         ('{block}.{norm}.conv_gamma.{param}', '{block}.{norm}.conv_gamma.{param}'),
         ('{block}.{norm}.conv_beta.{param}', '{block}.{norm}.conv_beta.{param}'),
         ('{block}.{norm}.blending_gamma', '{block}.{norm}.blending_gamma'),

@@ -75,28 +75,33 @@ NOISE_SEED = LayoutInput(
 
 
 class StyleProjections(nn.Module):
-    """One ``Linear(style_channels, style_channels)`` per class, as one bank: ``weight``
-    ``(N_c, out, in)`` and ``bias`` ``(N_c, out)`` (the published ``fc_mu<j>``, any class
-    count). Initialised as the published generator initialises its linears (Xavier-normal,
-    gain 0.02, zero bias)."""
+    """One ``Linear(style_channels, style_channels)`` per class, as one bank (the published
+    ``fc_mu<j>``, any class count): ``weight[j]`` ``(out, in)`` and ``bias[j]`` ``(out,)``.
+
+    Each class's rows are a parameter of their own, not a slice of one tensor: a class absent
+    from a batch then gets no gradient, and Adam leaves its weights and moments alone, as it
+    leaves the published code's unused ``fc_mu<j>``; and an update touches the classes present
+    only (ADE20k's bank holds 151 x 512 x 512 values per norm). Initialised as the published
+    generator initialises its linears (Xavier-normal, gain 0.02, zero bias).
+    """
 
     def __init__(self, num_classes: int, style_channels: int):
         super().__init__()
-        self.weight = nn.Parameter(torch.empty(num_classes, style_channels, style_channels))
-        self.bias = nn.Parameter(torch.zeros(num_classes, style_channels))
-        for weight in self.weight:
-            nn.init.xavier_normal_(weight, gain=0.02)
+        self.weight = nn.ParameterList(
+            nn.Parameter(nn.init.xavier_normal_(torch.empty(style_channels, style_channels),
+                                                gain=0.02)) for _ in range(num_classes))
+        self.bias = nn.ParameterList(nn.Parameter(torch.zeros(style_channels))
+                                     for _ in range(num_classes))
 
     def forward(self, codes: Tensor, classes: Tensor) -> Tensor:
         """``ReLU(projection_j(codes[:, k]))`` for ``j = classes[k]``: ``(N, K, out)`` from
-        ``codes`` ``(N, K, in)``. One linear per class present, on a view of its rows: the
-        bank is read once, never gathered into a copy (its rows are 1 MB each at 512)."""
+        ``codes`` ``(N, K, in)``."""
         return torch.stack([F.relu(F.linear(codes[:, k], self.weight[j].to(codes.dtype),
                                             self.bias[j].to(codes.dtype)))
                             for k, j in enumerate(classes.tolist())], 1)
 
     def extra_repr(self) -> str:
-        return f'num_classes={self.weight.shape[0]}, style_channels={self.weight.shape[1]}'
+        return f'num_classes={len(self.weight)}, style_channels={self.weight[0].shape[0]}'
 
 
 @MODELS.register_module(name='SEAN')
@@ -243,10 +248,8 @@ class SEAN(ConditionalNorm):
         classes, taps = layout_taps(layout, tuple(size), self.kernel_size, device)
         codes = self._codes(layout, device).to(dtype)[:, classes]  # (N, K, S)
         projected = self.style_projections(codes, classes)  # (N, K, S)
-        weight, bias = self._tap_weight(dtype)  # (S, taps * 2C), (2C,)
-        n, k = projected.shape[:2]
-        # per (sample, class) and tap, W_tap @ code': (N, K, taps, 2C) ...
-        tables = (projected.reshape(n * k, -1) @ weight).view(n, k, self.kernel_size ** 2, -1)
+        tables, bias = self._tap_products(projected, dtype)  # (N, K, taps, 2C), (2C,)
+        n = projected.shape[0]
         if blend is not None:
             tables, bias = tables * blend.to(dtype), bias * blend.to(dtype)
         # ... as (N, taps, K + 1, 2C), row K the zero one that the image's outside gathers
@@ -254,6 +257,13 @@ class SEAN(ConditionalNorm):
         (h, w) = size
         out = F.embedding_bag(taps, tables.reshape(-1, tables.shape[-1]), mode='sum') + bias
         return out.view(n, h, w, -1).permute(0, 3, 1, 2)
+
+    def _tap_products(self, projected: Tensor, dtype: torch.dtype) -> Tuple[Tensor, Tensor]:
+        """Per (sample, class) and tap, ``W_tap @ code'``: ``(N, K, taps, 2C)`` from the
+        projected codes ``(N, K, S)`` (one matrix product), and the convolutions' biases."""
+        n, k = projected.shape[:2]
+        weight, bias = self._tap_weight(dtype)  # (S, taps * 2C), (2C,)
+        return (projected.reshape(n * k, -1) @ weight).view(n, k, self.kernel_size ** 2, -1), bias
 
     def _tap_weight(self, dtype: torch.dtype) -> Tuple[Tensor, Tensor]:
         """The two style convolutions' weights as one ``(style_channels, taps * 2C)`` matrix
@@ -275,11 +285,11 @@ class SEAN(ConditionalNorm):
     def style_modulation_dense(self, layout: SemanticLayout, size, device: torch.device,
                                dtype: torch.dtype) -> Tensor:
         """The published formula: the map of projected codes, then the two convolutions."""
-        codes = self._codes(layout, device).to(dtype)
-        every_class = torch.arange(self.num_classes, device=device)
-        projected = self.style_projections(codes, every_class)  # (N, N_c, S)
         labels = layout.labels_at(size, device)
-        per_pixel = torch.gather(projected, 1, labels.flatten(1)[..., None].expand(
+        classes, compact = torch.unique(labels, return_inverse=True)  # the published skips
+        codes = self._codes(layout, device).to(dtype)                  # classes without pixels
+        projected = self.style_projections(codes[:, classes], classes)  # (N, K, S)
+        per_pixel = torch.gather(projected, 1, compact.flatten(1)[..., None].expand(
             -1, -1, projected.shape[-1]))  # (N, h*w, S)
         style_map = per_pixel.transpose(1, 2).reshape(codes.shape[0], -1, *size)
         return torch.cat([self.conv_gamma(style_map), self.conv_beta(style_map)], 1)

@@ -66,9 +66,19 @@ def test_gathered_style_convolution_is_the_dense_one(size):
         x.grad = None
         out = norm(x, layout=layout(labels, codes.double()))
         (out * torch.linspace(-1, 1, out.numel(), dtype=out.dtype).view_as(out)).sum().backward()
-        grads[path] = {'x': x.grad.clone(), **{n: p.grad.clone()
-                                               for n, p in norm.named_parameters()}}
+        grads[path] = {'x': x.grad.clone(), **{
+            n: None if p.grad is None else p.grad.clone() for n, p in norm.named_parameters()}}
+    # the projections of the classes absent from the map at this size get no gradient on
+    # either path (class 3 is absent, and the one-pixel line of class 5 at half size)
+    present = set(layout(labels, codes).labels_at(size, torch.device('cpu')).unique().tolist())
+    absent = {name for name, grad in grads['dense'].items() if grad is None}
+    assert absent == {f'style_projections.{kind}.{j}' for kind in ('weight', 'bias')
+                      for j in set(range(NUM_CLASSES)) - present}
+    assert 3 not in present
     for name, grad in grads['dense'].items():
+        if name in absent:
+            assert grads['gather'][name] is None, name
+            continue
         torch.testing.assert_close(grads['gather'][name], grad, atol=1e-9, rtol=1e-9,
                                    msg=lambda m: f'gradient of {name}: {m}')
 

@@ -10,7 +10,7 @@ from torch import Tensor
 from mmagic.registry import MODELS
 
 from ....layers import LayoutError, SemanticLayout, resize_nearest
-from ....layers.label_map import region_means
+from ....layers.label_map import as_label_batch, region_means
 from ....layers.sean import style_codes_input
 
 
@@ -30,8 +30,8 @@ class RegionStyleEncoder(BaseModule):
         style_channels: of a code (512 in the published models; the norms' ``style_channels``).
         base_channels: ``ngf`` (32 in the published models).
 
-    Shapes: ``forward(images (N, 3, H, W), labels (N, H, W)) -> (N, num_classes,
-    style_channels)``, ``H, W`` multiples of 4.
+    Shapes: ``forward(images (N, 3, H, W), labels (N, H, W) or (N, 1, H, W)) -> (N,
+    num_classes, style_channels)``, ``H, W`` multiples of 4.
     """
     # Codes are per class: a style photo needs its label map, and single classes can take
     # their codes from other photos (SemanticSynthesizer.encode_styles, --style-for).
@@ -59,6 +59,7 @@ class RegionStyleEncoder(BaseModule):
         self.model = nn.Sequential(*layers)
 
     def forward(self, images: Tensor, labels: Tensor) -> Tensor:
+        labels = as_label_batch(labels, 'the style photos\' label maps')
         if images.dim() != 4 or images.shape[1] != 3:
             raise ValueError(f'{type(self).__name__} takes (N, 3, H, W) photos, got shape '
                              f'{tuple(images.shape)}')
