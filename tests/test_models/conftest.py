@@ -38,3 +38,32 @@ def optim_wrappers(model, lr_g=2e-4, lr_d=8e-4):
                                                 betas=(0.0, 0.9))),
         discriminator=OptimWrapper(torch.optim.Adam(model.discriminator.parameters(), lr=lr_d,
                                                     betas=(0.0, 0.9))))
+
+
+def synthetic_runner(root, model: dict, max_iters: int, **kwargs):
+    """A Runner training ``model`` on the synthetic scenes under ``root/data`` (8 of them,
+    written on first use), checkpointing every 3 iterations into ``root/work``."""
+    import os.path as osp
+
+    from mmengine.runner import Runner
+
+    from clade_mm.datasets import write_synthetic_dataset
+    data = osp.join(str(root), 'data')
+    if not osp.isdir(data):
+        write_synthetic_dataset(data, num_train=8, num_val=0, size=64)
+    pipeline = [dict(type='LoadSemanticSample', num_classes=6),
+                dict(type='PackInputs', keys=['img', 'label'])]
+    return Runner(
+        model=model, work_dir=osp.join(str(root), 'work'),
+        train_dataloader=dict(
+            batch_size=2, num_workers=0, sampler=dict(type='InfiniteSampler', shuffle=True),
+            dataset=dict(type='SemanticFolderDataset', num_classes=6, data_root=data,
+                         data_prefix=dict(img='train/images', label='train/labels'),
+                         pipeline=pipeline)),
+        optim_wrapper=dict(
+            constructor='MultiOptimWrapperConstructor',
+            generator=dict(optimizer=dict(type='Adam', lr=1e-4, betas=(0.0, 0.9))),
+            discriminator=dict(optimizer=dict(type='Adam', lr=4e-4, betas=(0.0, 0.9)))),
+        train_cfg=dict(by_epoch=False, max_iters=max_iters),
+        default_hooks=dict(checkpoint=dict(type='CheckpointHook', interval=3, by_epoch=False)),
+        default_scope='mmagic', **kwargs)

@@ -2,10 +2,9 @@
 average (the encoder lives in the generator, so both cover it), and the EMA generator paints a
 batch in its own photos' styles, as the test loop scores it."""
 import torch
-from mmengine.runner import Runner
 
 from mmagic.registry import MODELS
-from tests.test_models.conftest import optim_wrappers, tiny_gan_cfg
+from tests.test_models.conftest import optim_wrappers, synthetic_runner, tiny_gan_cfg
 from tests.test_models.test_semantic_gan import scenes, set_iter
 
 
@@ -19,28 +18,9 @@ def tiny_sean_cfg(**kwargs):
 
 
 def test_runner_resumes_the_encoder_s_optimizer_state_and_the_ema(tmp_path):
-    from clade_mm.datasets import write_synthetic_dataset
-    write_synthetic_dataset(str(tmp_path / 'data'), num_train=8, num_val=0, size=64)
-
     def runner(max_iters, **kwargs):
-        pipeline = [dict(type='LoadSemanticSample', num_classes=6),
-                    dict(type='PackInputs', keys=['img', 'label'])]
-        return Runner(
-            model=tiny_sean_cfg(ema_config=dict(momentum=0.5)), work_dir=str(tmp_path / 'work'),
-            train_dataloader=dict(
-                batch_size=2, num_workers=0, sampler=dict(type='InfiniteSampler', shuffle=True),
-                dataset=dict(type='SemanticFolderDataset', num_classes=6,
-                             data_root=str(tmp_path / 'data'),
-                             data_prefix=dict(img='train/images', label='train/labels'),
-                             pipeline=pipeline)),
-            optim_wrapper=dict(
-                constructor='MultiOptimWrapperConstructor',
-                generator=dict(optimizer=dict(type='Adam', lr=1e-4, betas=(0.0, 0.9))),
-                discriminator=dict(optimizer=dict(type='Adam', lr=4e-4, betas=(0.0, 0.9)))),
-            train_cfg=dict(by_epoch=False, max_iters=max_iters),
-            default_hooks=dict(checkpoint=dict(type='CheckpointHook', interval=3,
-                                               by_epoch=False)),
-            default_scope='mmagic', **kwargs)
+        return synthetic_runner(tmp_path, tiny_sean_cfg(ema_config=dict(momentum=0.5)),
+                                max_iters, **kwargs)
 
     first = runner(3)
     first.train()
