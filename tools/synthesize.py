@@ -174,10 +174,13 @@ def check_reference_files(args: argparse.Namespace, synth: SemanticSynthesizer) 
                         synth.loader.map_scales)
 
 
-def mixed_style_codes(args: argparse.Namespace, synth: SemanticSynthesizer):
-    """The per-class style codes of --style, with the classes of --style-for taken from their
-    own photos (``None`` without --style-for)."""
-    if not args.style_for:
+def style_codes(args: argparse.Namespace, synth: SemanticSynthesizer):
+    """For a model whose encoder gives per-class style codes (SEAN), the codes of --style,
+    with the classes of --style-for taken from their own photos: encoded once, for every label
+    map. ``None`` without --style or for another model (its encoder reads the reference per
+    label map)."""
+    encoder = getattr(synth.generator, 'style_encoder', None)
+    if args.reference is None or not getattr(encoder, 'per_class_codes', False):
         return None
     from clade_mm.datasets.metainfo import class_metainfo
     classes = class_metainfo(synth.cfg, synth.generator.num_classes)
@@ -236,7 +239,7 @@ def main():
                               any(spec.per_instance for spec in synth.generator.layout_inputs()))
         if args.reference is not None:  # read once: a bad file is one line, not one per map
             check_reference_files(args, synth)
-        style_codes = mixed_style_codes(args, synth)
+        codes = style_codes(args, synth)
     except (DatasetError, FileNotFoundError, ValueError) as err:  # incl. checkpoints that do
         sys.exit(f'error: {err}')                                  # not fit
     failed = 0
@@ -246,16 +249,11 @@ def main():
             instances = None
             if args.instances:
                 instances = synth.read_instances(synth.instance_path(args.instances, name))
-            if style_codes is not None:
-                images = synth.synthesize(labels, instances, style_codes=style_codes,
-                                          seed=args.seed, num_samples=args.num_samples,
-                                          name=name)
-            else:
-                images = synth.synthesize(labels, instances, reference=args.reference,
-                                          reference_labels=args.reference_labels,
-                                          reference_instances=args.reference_instances,
-                                          resample=args.resample, seed=args.seed,
-                                          num_samples=args.num_samples, name=name)
+            style = dict(style_codes=codes) if codes is not None else dict(
+                reference=args.reference, reference_labels=args.reference_labels,
+                reference_instances=args.reference_instances, resample=args.resample)
+            images = synth.synthesize(labels, instances, seed=args.seed,
+                                      num_samples=args.num_samples, name=name, **style)
         except (DatasetError, FileNotFoundError, ValueError) as err:
             failed += 1
             print(f'[{index}/{len(inputs)}] {name}: skipped: {err}', file=sys.stderr)
