@@ -7,8 +7,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from mmengine.config import Config
-from PIL import Image
 from mmengine.runner.checkpoint import CheckpointLoader
+from PIL import Image
 
 from ..datasets.image_files import read_image, read_map, read_stored_map
 from ..datasets.metainfo import dataset_palette

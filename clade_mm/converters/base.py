@@ -69,9 +69,9 @@ class PublishedCodebase:
             without it, a generic hint.
         prepare_generator: for files that are not a plain renaming: ``published generator
             state -> None`` when the file is not this codebase's, else ``(generator state,
-            encoder state or None, {dropped key: why})``: tensors joined into one (per-class
-            layers stacked into a bank), an encoder the generator file holds split off, and
-            keys no output depends on left out with the reason.
+            encoder state or None, {dropped key: why})``: keys renamed where a template cannot
+            (SEAN's ``fc_mu<j>`` to a list index), an encoder the generator file holds split
+            off, and keys no output depends on left out with the reason.
     """
     name: str
     generator_key_rules: Tuple[Tuple[str, str], ...] = ()

@@ -62,16 +62,16 @@ def style_codes_input(num_classes: int, style_channels: int) -> LayoutInput:
         sample=functools.partial(_sample_codes, num_classes, style_channels))
 
 
-def _draw_seeds(layout: SemanticLayout, device: torch.device) -> Tensor:
-    return torch.randint(0, 2 ** 31 - 1, (layout.batch_size, )).to(device)
+def _seeds(count: int, device: torch.device, rng: Optional[torch.Generator] = None) -> Tensor:
+    return torch.randint(0, 2 ** 31 - 1, (count, ), generator=rng).to(device)
 
 
 NOISE_SEED = LayoutInput(
     'noise_seed', '(N,) int64: the seed of each sample\'s per-pixel noise',
     'drawn when not given; give one seed per label map to repeat an image', spatial=False,
-    integer=True, random=True, size=(), default=_draw_seeds,
-    sample=lambda labels, rng: torch.randint(0, 2 ** 31 - 1, (labels.shape[0], ),
-                                             generator=rng).to(labels.device))
+    integer=True, random=True, size=(),
+    default=lambda layout, device: _seeds(layout.batch_size, device),
+    sample=lambda labels, rng: _seeds(labels.shape[0], labels.device, rng))
 
 
 class StyleProjections(nn.Module):
