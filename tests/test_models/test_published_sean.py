@@ -11,6 +11,7 @@ import torch
 from clade_mm.apis import SemanticSynthesizer
 from clade_mm.converters import convert_official_checkpoint
 from tests.test_models.sean_published.weights import write_published_checkpoint
+from tests.test_models.test_published_inade import as_chw, max_diff
 from tests.tools import ROOT, run_tool
 
 TOLERANCE = 1e-4  # max abs difference in [-1, 1]
@@ -23,10 +24,6 @@ SMALL = f"""_base_ = {osp.join(ROOT, 'configs/sean/sean_celebamask_hq.py')!r}
 image_size = (64, 64)
 model = dict(generator=dict(base_channels=4, norm_cfg=dict(param_free_norm='BN')))
 """
-
-
-def max_diff(actual, expected):
-    return float(np.abs(np.asarray(actual, np.float64) - np.asarray(expected, np.float64)).max())
 
 
 @pytest.fixture(scope='module')
@@ -53,12 +50,6 @@ def synthesizer(published, config, tmp_path_factory):
     checkpoint = str(tmp_path_factory.mktemp('converted') / 'sean.pth')
     convert_official_checkpoint(published, checkpoint, config)
     return SemanticSynthesizer(config, checkpoint, precision='float32')
-
-
-def as_chw(images):
-    """``synthesize``'s ``[(H, W, 3)]`` as the published ``(1, 3, H, W)``."""
-    assert len(images) == 1 and images[0].dtype == np.float32
-    return images[0].transpose(2, 0, 1)[None]
 
 
 def photo(reference):
