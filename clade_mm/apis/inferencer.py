@@ -207,10 +207,11 @@ class SemanticSynthesizer:
     # --- synthesis ----------------------------------------------------------------------
     def _input_specs(self) -> Dict[str, LayoutInput]:
         """The generator's layout inputs by every keyword they may be given by."""
-        specs = {}
-        for spec in self.generator.layout_inputs():
-            for keyword in (spec.name, ) + spec.aliases:
-                specs[keyword] = spec
+        inputs = self.generator.layout_inputs()
+        specs = {spec.name: spec for spec in inputs}
+        for spec in inputs:  # a name wins over another input's alias
+            for keyword in spec.aliases:
+                specs.setdefault(keyword, spec)
         return specs
 
     def _given_input(self, spec: LayoutInput, keyword: str, value) -> torch.Tensor:
@@ -228,11 +229,40 @@ class SemanticSynthesizer:
                              'synthesize takes one label map at a time')
         return tensor
 
+    def _given_map(self, spec: LayoutInput, keyword: str, value, map_size: Tuple[int, int],
+                   label_t: torch.Tensor) -> torch.Tensor:
+        """A caller's value of a spatial input that may be given per sample
+        (``vector_per_sample``: OASIS's ``z``) as the ``(1, C, h, w)`` map of the model's
+        input ``label_t``: a ``(C,)`` or ``(1, C)`` vector expanded over it, or a ``(C, H, W)``
+        or ``(1, C, H, W)`` map of the label map's size (``map_size``, fitted and resized as
+        the label map is) or of the model's input size."""
+        tensor = torch.from_numpy(np.array(value, dtype=np.float32))
+        size = tuple(label_t.shape[-2:])
+        channels = spec.channels
+        if tensor.dim() in (1, 3):
+            tensor = tensor[None]
+        if tensor.dim() == 2 and tensor.shape == (1, channels):
+            return tensor.view(1, channels, 1, 1).expand(1, channels, *size).contiguous()
+        if tensor.dim() == 4 and tensor.shape[:2] == (1, channels):
+            if tuple(tensor.shape[-2:]) == size:
+                return tensor
+            if tuple(tensor.shape[-2:]) == tuple(map_size):
+                rows, cols = self._crop_box(map_size)
+                return F.interpolate(tensor[..., rows, cols], size=size, mode='nearest')
+        raise ValueError(
+            f'{keyword} has shape {tuple(np.shape(value))}: expected ({channels},) (one vector '
+            f'for the whole image, as the published code draws it) or ({channels}, H, W) with '
+            f'H x W the label map\'s {map_size[0]}x{map_size[1]}'
+            + (f' (or the model\'s {size[0]}x{size[1]})' if size != tuple(map_size) else ''))
+
     @staticmethod
-    def _draw(spec: LayoutInput, rows: int, rng: torch.Generator) -> Optional[torch.Tensor]:
-        """A seeded N(0, 1) draw (uniform integers for an integer input: a seed) of a random
-        input whose size is declared (``rows`` for the per-instance axis); ``None`` for one
-        the generator draws itself."""
+    def _draw(spec: LayoutInput, rows: int, rng: torch.Generator,
+              labels: torch.Tensor) -> Optional[torch.Tensor]:
+        """A seeded draw of a random input: N(0, 1) (uniform integers for an integer input: a
+        seed) of the declared size (``rows`` for the per-instance axis), a map as the input
+        samples it for ``labels``; ``None`` for one the generator draws itself."""
+        if spec.spatial and spec.sample is not None:
+            return spec.sample(labels, rng)
         if spec.size is None:
             return None
         shape = (1, ) + tuple(rows if d is None else d for d in spec.size)
@@ -318,7 +348,7 @@ class SemanticSynthesizer:
                    reference_instances: Union[None, str, np.ndarray] = None,
                    resample: Optional[Sequence[int]] = None, return_inputs: bool = False,
                    as_float: bool = False, style_labels: Union[None, str, np.ndarray] = None,
-                   **inputs):
+                   resample_classes: Optional[Sequence[int]] = None, **inputs):
         """Images for one label map of class ids (as :meth:`read_labels` gives it; ``name``
         names it in errors): ``num_samples`` (H, W, 3) uint8 RGB arrays.
 
@@ -339,10 +369,13 @@ class SemanticSynthesizer:
                 each (with ``resample``, only the listed instances' rows).
             resample: instance ids (as in ``instances``) whose per-instance noise is drawn
                 anew; the other instances keep theirs (the given one, else the first draw).
+            resample_classes: class ids whose pixels' noise map (OASIS's 3D noise) is drawn
+                anew; the other pixels keep theirs (the given ``z``, else the first draw).
             **inputs: the generator's layout inputs by name or alias, one sample each, with or
                 without the batch axis: INADE's ``noise`` ``(K, 2, noise_nc)`` (row ``k`` is
                 instance id ``k`` of ``instances``) and ``noise_ins`` ``(z_dim,)``, SPADE's
-                ``z``.
+                ``z``; OASIS's ``z`` as ``(z_dim,)`` (expanded over the map, as the published
+                code does) or a 3D noise map ``(z_dim, H, W)`` of the label map's size.
             as_float: return the generator's float32 (H, W, 3) RGB output in [-1, 1] as it
                 is, instead of 8-bit images (for comparisons with other code).
             return_inputs: also return, per image, the random inputs it was made with, by
@@ -407,6 +440,17 @@ class SemanticSynthesizer:
                 raise ValueError(f'resample: instance id(s) {unknown_ids} are not in the '
                                  f'instance map of {name} (its ids: '
                                  f'{", ".join(map(str, ids.tolist()))})')
+        noise_maps = [spec for spec in random_specs if spec.spatial]
+        if resample_classes is not None:
+            if not noise_maps:
+                raise ValueError('resample_classes= re-draws the noise of chosen classes\' '
+                                 'pixels (OASIS\'s 3D noise), which this model does not read')
+            present = np.unique(labels).tolist()
+            absent = sorted(set(int(c) for c in resample_classes) - set(present))
+            if absent:
+                raise ValueError(f'resample_classes: class id(s) {absent} are not in the label '
+                                 f'map {name} (its classes: {", ".join(map(str, present))})')
+        map_size = labels.shape[:2]
         labels = self.fit(labels, name)
         if instances is not None:  # pixel-aligned, so fitted (cropped) as the labels were
             instances = self.fit(instances, name)
@@ -425,10 +469,11 @@ class SemanticSynthesizer:
             spec = specs[keyword]
             if spec.name in given:
                 raise ValueError(f'{spec.name} given twice ({keyword}= is another name of it)')
-            if spec.spatial:
+            if spec.spatial and not spec.vector_per_sample:
                 raise ValueError(f'{keyword} is a map: give it through the data pipeline '
                                  '(tools/test.py) rather than synthesize()')
-            tensor = self._given_input(spec, keyword, value)
+            tensor = self._given_map(spec, keyword, value, map_size, label_t) if spec.spatial \
+                else self._given_input(spec, keyword, value)
             if spec.per_instance and ids is not None:
                 if tensor.shape[1] <= ids.max():
                     raise ValueError(
@@ -441,6 +486,8 @@ class SemanticSynthesizer:
         rows = len(ids) if ids is not None else 0
         resampled = None if resample is None else torch.from_numpy(
             np.searchsorted(ids, np.asarray(list(resample), dtype=ids.dtype)))
+        resampled_pixels = None if resample_classes is None else torch.isin(
+            label_t, torch.as_tensor(list(resample_classes), device=label_t.device))[:, None]
         rng = torch.Generator().manual_seed(seed) if seed is not None else torch.Generator()
         if seed is None:
             rng.seed()
@@ -449,18 +496,23 @@ class SemanticSynthesizer:
         for index in range(num_samples):
             draws = dict(kept)
             for spec in random_specs:
-                drawn = self._draw(spec, rows, rng)
+                drawn = self._draw(spec, rows, rng, label_t)
                 if drawn is None:
                     continue
                 drawn = drawn.to(self.device)
+                # the first draw stays, but for the re-drawn rows or pixels
+                partial = (resampled is not None and spec.per_instance) or \
+                    (resampled_pixels is not None and spec.spatial)
                 if spec.name not in draws:
                     draws[spec.name] = drawn
-                    if resampled is not None:  # the first draw stays, but for the re-drawn rows
+                    if partial:
                         kept[spec.name] = drawn
-                elif resampled is not None and spec.per_instance:
+                elif partial and spec.per_instance:
                     value = draws[spec.name].clone()
                     value[:, resampled] = drawn[:, resampled]
                     draws[spec.name] = value
+                elif partial:
+                    draws[spec.name] = torch.where(resampled_pixels, drawn, draws[spec.name])
             if reference is not None:
                 target = SemanticLayout(label_t, **named)
                 encoded = self._reference_inputs(encoder, reference, reference_labels,

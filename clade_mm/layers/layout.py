@@ -51,6 +51,9 @@ class LayoutInput:
             for id ``k``): a given value needs more rows than the largest id, and a caller
             can re-draw the rows of chosen instances.
         aliases: other keywords a caller may give it by (the published code's names).
+        vector_per_sample: a spatial input a caller may also give as one ``(channels,)``
+            vector per sample, the same at every pixel (OASIS's ``z``, expanded over the map
+            as its published code expands it).
     """
     name: str
     shape: str
@@ -65,6 +68,7 @@ class LayoutInput:
     size: Optional[Tuple[Optional[int], ...]] = None
     per_instance: bool = False
     aliases: Tuple[str, ...] = ()
+    vector_per_sample: bool = False
 
     def sample_for(self, labels: Tensor, rng: torch.Generator) -> Tensor:
         """A valid value of this input for the ``(N, H, W)`` ``labels``, drawn from ``rng``."""

@@ -37,6 +37,35 @@ def norm_out_channels(norm: nn.Module, num_features: int) -> int:
     return getattr(norm, 'out_channels', num_features)
 
 
+def generator_layout(generator: nn.Module, labels: Tensor, inputs: dict) -> SemanticLayout:
+    """The layout a generator runs in: its label map and named inputs, refusing inputs it does
+    not read (a typo would otherwise be ignored) and class ids beyond its ``num_classes``."""
+    known = {spec.name for spec in generator.layout_inputs()}
+    unknown = sorted(name for name, value in inputs.items()
+                     if value is not None and name not in known)
+    if unknown:
+        raise TypeError(f'{type(generator).__name__} got inputs it does not read: '
+                        f'{", ".join(unknown)}; it reads {", ".join(sorted(known)) or "none"} '
+                        'besides the label map')
+    layout = SemanticLayout(labels, **inputs)
+    layout.check_classes(generator.num_classes, type(generator).__name__)
+    return layout
+
+
+def init_spade_weights(generator: nn.Module) -> None:
+    """Xavier-normal (gain 0.02) convs and linears, zero biases, as SPADE (and OASIS) initialise
+    their generators. What a norm declares in ``own_init_modules`` (CLADE's class-wise banks)
+    keeps its own initialisation."""
+    own_init = {id(m) for norm in generator.modules() if isinstance(norm, ConditionalNorm)
+                for kept in norm.own_init_modules() for m in kept.modules()}
+    for module in generator.modules():
+        if isinstance(module, (nn.Conv2d, nn.Linear)) and id(module) not in own_init:
+            weight = raw_weight(module)
+            nn.init.xavier_normal_(weight, gain=0.02)
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+
+
 class SemanticResBlock(nn.Module):
     """SPADE's residual block: ``conv_1(act(norm_1(conv_0(act(norm_0(x)))))) + shortcut(x)``.
 
@@ -208,33 +237,14 @@ class SemanticGenerator(BaseModule):
         return size[0] // factor, size[1] // factor
 
     def init_weights(self):
-        """Xavier-normal (gain 0.02) convs and linears, zero biases, as in SPADE.
-
-        What a norm declares in ``own_init_modules`` (CLADE's class-wise banks) keeps its own
-        initialisation.
-        """
+        """Xavier-normal (gain 0.02) convs and linears, zero biases, as in SPADE
+        (:func:`init_spade_weights`)."""
         super().init_weights()
-        if self.init_cfg is not None:
-            return
-        own_init = {id(m) for norm in self.modules() if isinstance(norm, ConditionalNorm)
-                    for kept in norm.own_init_modules() for m in kept.modules()}
-        for module in self.modules():
-            if isinstance(module, (nn.Conv2d, nn.Linear)) and id(module) not in own_init:
-                weight = raw_weight(module)
-                nn.init.xavier_normal_(weight, gain=0.02)
-                if module.bias is not None:
-                    nn.init.zeros_(module.bias)
+        if self.init_cfg is None:
+            init_spade_weights(self)
 
     def forward(self, labels: Tensor, **inputs: Optional[Tensor]) -> Tensor:
-        known = {spec.name for spec in self.layout_inputs()}
-        unknown = sorted(name for name, value in inputs.items()
-                         if value is not None and name not in known)
-        if unknown:
-            raise TypeError(f'{type(self).__name__} got inputs it does not read: '
-                            f'{", ".join(unknown)}; it reads {", ".join(sorted(known)) or "none"} '
-                            'besides the label map')
-        layout = SemanticLayout(labels, **inputs)
-        layout.check_classes(self.num_classes, type(self).__name__)
+        layout = generator_layout(self, labels, inputs)
         height, width = layout.labels.shape[-2:]
         latent = self._latent_size((height, width))
         if self.latent_size is not None and latent != self.latent_size:

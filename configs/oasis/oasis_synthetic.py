@@ -1,0 +1,17 @@
+# OASIS on the embedded synthetic scenes: the OASIS generator at ngf 16 with 16 channels of 3D
+# noise and a U-Net discriminator of four levels (64x64 images), so that it trains on a CPU in
+# the time the other families take. No VGG file is needed.
+_base_ = [
+    './_base_/oasis_gan.py', '../_base_/datasets/synthetic.py', '../_base_/default_runtime.py'
+]
+model = dict(
+    generator=dict(num_classes=6, base_channels=16, z_channels=16,
+                   norm_cfg=dict(hidden_channels=32)),
+    discriminator=dict(num_classes=6, channels=(32, 32, 64, 64), last_channels=32),
+    # a short run: an average over about the last 100 steps
+    ema_config=dict(momentum=0.01))
+optim_wrapper = dict(
+    generator=dict(optimizer=dict(lr=2e-4)), discriminator=dict(optimizer=dict(lr=8e-4)))
+param_scheduler = None
+default_hooks = dict(logger=dict(interval=25), checkpoint=dict(interval=200))
+custom_hooks = [dict(type='SampleGridHook', interval=200, num_samples=8)]
