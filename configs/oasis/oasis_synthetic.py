@@ -7,7 +7,7 @@ _base_ = [
 model = dict(
     generator=dict(num_classes=6, base_channels=16, z_channels=16,
                    norm_cfg=dict(hidden_channels=32)),
-    discriminator=dict(num_classes=6, channels=(32, 32, 64, 64), last_channels=32),
+    discriminator=dict(num_classes=6, channels=(16, 32, 64, 64), last_channels=16),
     # a short run: an average over about the last 100 steps
     ema_config=dict(momentum=0.01))
 optim_wrapper = dict(
@@ -15,3 +15,7 @@ optim_wrapper = dict(
 param_scheduler = None
 default_hooks = dict(logger=dict(interval=25), checkpoint=dict(interval=200))
 custom_hooks = [dict(type='SampleGridHook', interval=200, num_samples=8)]
+# The discriminator's segmentation of the real photos (disc/real/mIoU), beside the segmentor's
+# score of the generated ones.
+test_evaluator = _base_.test_evaluator + [
+    dict(type='DiscriminatorIoU', num_classes=_base_.num_classes)]
