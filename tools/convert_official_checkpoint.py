@@ -1,6 +1,8 @@
-"""Convert a generator of the published SPADE, CLADE or INADE code into a clade-mm checkpoint.
+"""Convert a generator of the published SPADE, CLADE, INADE, SEAN or OASIS code into a clade-mm
+checkpoint.
 
     python tools/convert_official_checkpoint.py SRC DST --config CONFIG [--encoder SRC_E]
+                                                [--discriminator SRC_D] [--ema SRC_EMA]
                                                 [--allow-unused] [--cfg-options KEY=VALUE ...]
 
 SRC is the generator the published code saved (``latest_net_G.pth``, ``{epoch}_net_G.pth``);
@@ -17,6 +19,15 @@ instance encoder (``InstanceStyleEncoder``) takes the encoder. The published opt
 the crop (``out_size``), ``noise_nc`` (``norm_cfg.noise_channels`` and
 ``style_encoder.noise_channels``; 64, 8 for DeepFashion) and the class count; the message of a
 mismatch names the key to set.
+
+OASIS: ``checkpoints/<name>/models/<iter>_G.pth`` with ``--ema <iter>_EMA.pth`` (the moving
+average the published test script generates with; it goes to the config's EMA generator, which
+synthesis uses) and ``--discriminator <iter>_D.pth``, and a ``configs/oasis/oasis_*.py``
+config: the checkpoint then loads strictly into its ``OASISGAN``. Without ``--ema`` the EMA
+generator gets the generator's weights; without ``--discriminator`` the discriminator is left
+out. The published OASIS has its don't-care class first; the converter moves the class
+channels to the config's don't-care class (``model.adversarial_loss.dont_care_class``: 182 in
+the zoo's COCO-Stuff order) and says so.
 """
 import argparse
 import sys
@@ -27,10 +38,15 @@ from clade_mm.converters import OfficialCheckpointError, convert_official_checkp
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('src', help='the published generator, *_net_G.pth')
+    parser.add_argument('src', help='the published generator, *_net_G.pth (OASIS: *_G.pth)')
     parser.add_argument('dst', help='the clade-mm checkpoint to write')
     parser.add_argument('--config', required=True, help='the clade-mm config of the model')
     parser.add_argument('--encoder', help='the published style encoder, *_net_E.pth')
+    parser.add_argument('--discriminator',
+                        help='the published discriminator (OASIS: *_D.pth), for the config\'s '
+                             'model.discriminator')
+    parser.add_argument('--ema', help='the published moving-average generator (OASIS: '
+                                      '*_EMA.pth), for the config\'s EMA generator')
     parser.add_argument('--allow-unused', action='store_true',
                         help='leave out source keys without a counterpart in the config '
                              '(listed as a warning) instead of stopping')
@@ -38,7 +54,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     try:
         meta = convert_official_checkpoint(args.src, args.dst, args.config, args.encoder,
-                                           args.allow_unused, args.cfg_options)
+                                           args.allow_unused, args.cfg_options,
+                                           discriminator=args.discriminator, ema=args.ema)
     except (OfficialCheckpointError, FileNotFoundError) as err:
         print(f'error: {err}', file=sys.stderr)
         return 1
@@ -46,13 +63,19 @@ def main(argv=None):
     print(f"{args.src}: {source['norm']} generator, ngf {source['base_channels']}, "
           f"{source['label_channels']} label channels"
           + (f", style code {source['z_channels']}" if source['z_channels'] else ''))
-    print(f"wrote {args.dst}: {meta['num_generator_keys']} generator keys"
-          + (' (and the same as the EMA generator)' if meta['with_ema'] else '')
+    for note in meta['adapted']:
+        print(note)
+    if meta['ema_from'] == 'ema':
+        ema = f" (and the EMA generator's from {args.ema})"
+    else:
+        ema = ' (and the same as the EMA generator)' if meta['with_ema'] else ''
+    print(f"wrote {args.dst}: {meta['num_generator_keys']} generator keys{ema}"
           + (f"; {len(meta['zero_filled'])} zero-filled (absent from the published files)"
              if meta['zero_filled'] else '')
           + (f"; {len(meta['unused_source_keys'])} source keys left out"
              if meta['unused_source_keys'] else '')
-          + '; the discriminator is not converted')
+          + (f"; {meta['num_discriminator_keys']} discriminator keys"
+             if meta['num_discriminator_keys'] else '; the discriminator is not converted'))
     return 0
 
 

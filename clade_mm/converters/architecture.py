@@ -2,8 +2,11 @@
 
 The published codebases registered in this folder share SPADE's generator (head, middle and
 up blocks of residual blocks with a norm before each convolution); what differs between them
-is the norm, which each codebase's ``norm_signatures`` tell. The same reading serves the
-converter (what the published file is) and the checkpoint check of
+is the norm, which each codebase's ``norm_signatures`` tell. OASIS's generator has such blocks
+under other names (``body.0`` .. ``body.5``, ``body.0`` as wide as ``head_0``; its SPADE norms
+call their parameter-free norm ``first_norm``): what its keys tell is read the same way, and
+its codebase says itself what a config must change (``generator_fixes``). The same reading
+serves the converter (what the published file is) and the checkpoint check of
 :mod:`clade_mm.models.generator_weights` (why a checkpoint does not fit a config).
 """
 from dataclasses import dataclass, replace
@@ -24,8 +27,10 @@ class GeneratorArchitecture:
     Attributes:
         norm: the registered name of the norm family the keys show (the codebases'
             ``norm_signatures``), or ``None``.
-        base_channels: ``ngf``; ``head_0`` is ``16 ngf`` wide.
-        label_channels: channels of the label input: classes plus one with instance edges.
+        base_channels: ``ngf``; ``head_0`` (OASIS: ``body.0``) is ``16 ngf`` wide.
+        label_channels: channels of the label input: classes plus one with instance edges
+            (OASIS: the 3D noise's ``z_dim`` channels too, which the weights do not tell
+            apart).
         num_classes: ``N_c`` (CLADE's bank and INADE's class distributions have a row per
             class; SPADE's weights only give ``label_channels``).
         with_instance_edge: CLADE's ``inst_conv``; never for INADE (its norms drop the edge
@@ -73,7 +78,9 @@ class GeneratorArchitecture:
             table = shapes.get(fc_noise[:-len('fc_noise.weight')] + 'weight')
             bank = (tuple(table)[0], ) if table else None
         norm = next((name for suffix, name in norm_signatures() if first(suffix)), None)
-        head_conv = shapes.get('head_0.conv_0.weight_orig', shapes.get('head_0.conv_0.weight'))
+        head_conv = next((tuple(shapes[k]) for k in (
+            'head_0.conv_0.weight_orig', 'head_0.conv_0.weight', 'body.0.conv_0.weight_orig',
+            'body.0.conv_0.weight') if k in shapes), None)
         fc = tuple(shapes.get('fc.weight', ()))
         base_channels = head_conv[0] // 16 if head_conv else None
         if fc_noise:
@@ -99,8 +106,10 @@ class GeneratorArchitecture:
             z_channels=fc[1] if vae else None,
             start_positions=fc[0] // (16 * base_channels) if vae and base_channels else None,
             most=any(k.startswith('up_4.') for k in shapes),
-            running_stats=first('.param_free_norm.running_mean') is not None,
-            spectral_norm='head_0.conv_0.weight_orig' in shapes,
+            running_stats=first('.param_free_norm.running_mean') is not None
+            or first('.first_norm.running_mean') is not None,
+            spectral_norm='head_0.conv_0.weight_orig' in shapes
+            or 'body.0.conv_0.weight_orig' in shapes,
             spade_hidden_channels=mlp_shared[0] if mlp_shared else None,
             spade_kernel_size=mlp_shared[-1] if mlp_shared else None,
             noise_channels=tuple(shapes[fc_noise])[1] if fc_noise else None,
@@ -117,7 +126,7 @@ class GeneratorArchitecture:
             if official is not None:
                 shapes[official] = tuple(tensor.shape)
         return replace(cls.from_official_shapes(shapes), num_classes=generator.num_classes,
-                       with_instance_edge=generator.with_instance_edge)
+                       with_instance_edge=getattr(generator, 'with_instance_edge', False))
 
     def fixes_to_match(self, config: 'GeneratorArchitecture') -> List[str]:
         """What to change in ``model.generator`` of a config whose generator is ``config`` so

@@ -4,7 +4,9 @@ A published codebase is one file of this folder that registers a :class:`Publish
 its key rules (published generator key -> ours, by templates), the keys our model has and its
 files may lack (zero-filled, with why zero is exact), which published keys tell which norm
 family a file holds, and how the keys of its style-encoder files map onto our encoder of its
-kind (each codebase's mapping applies to its own encoder type). :mod:`.architecture` reads the
+kind (each codebase's mapping applies to its own encoder type); a codebase whose generator is
+not SPADE's names our generator class for it, and one that publishes discriminator files maps
+them the same way onto our discriminator of its kind. :mod:`.architecture` reads the
 architecture of a published generator from its keys and shapes, once for every codebase, and
 says what to change in a config that does not fit. Here: reading the published files, the
 renaming with its checks, and writing a clade-mm checkpoint.
@@ -17,7 +19,7 @@ import re
 import time
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
-from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import mmengine
 import torch
@@ -42,6 +44,9 @@ KEY_FIELDS = {
 }
 
 Shape = Sequence[int]  # a torch.Size or a tuple
+# Our generator class for the published generators of SPADE's layout (head_0, G_middle_*,
+# up_*), which SPADE, CLADE, INADE and SEAN share: a codebase's generator_type when it has none.
+SPADE_GENERATOR = 'SemanticGenerator'
 
 
 class OfficialCheckpointError(ValueError):
@@ -72,6 +77,28 @@ class PublishedCodebase:
             encoder state or None, {dropped key: why})``: keys renamed where a template cannot
             (SEAN's ``fc_mu<j>`` to a list index), an encoder the generator file holds split
             off, and keys no output depends on left out with the reason.
+        files: what the codebase's files are called, for messages (``None``: SPADE's
+            ``*_net_G.pth`` naming).
+        generator_type: the class name of our generator that its generator files are of (a
+            subclass counts too); ``None``: :data:`SPADE_GENERATOR`.
+        generator_signature: a key every published generator file of the codebase has, and no
+            other codebase's (needed with ``generator_type``, ``generator_fixes`` or
+            ``adapt_to_config``: it tells whose a generator file is).
+        generator_fixes: ``(published generator shapes, our generator) -> [fix, ...]``: what
+            to change in the config's ``model.generator`` so that it takes a generator file of
+            the codebase (instead of :meth:`GeneratorArchitecture.fixes_to_match`).
+        discriminator_keys: ``discriminator module -> {published key: our key}`` for its
+            discriminator files; ``None``: the codebase's discriminators are not converted.
+        discriminator_type: the class name of our discriminator that ``discriminator_keys``
+            maps onto (a subclass counts too).
+        discriminator_signature: a key every published discriminator file of the codebase
+            has, and no other file (it tells a discriminator file from a generator file).
+        discriminator_fixes: ``(published discriminator shapes, our discriminator) -> [fix,
+            ...]``: what to change in the config's ``model.discriminator``.
+        adapt_to_config: ``(role, converted state, config) -> (state, [what changed, ...])``
+            for a ``role`` (``'generator'``, also for an EMA file, or ``'discriminator'``)
+            state of the codebase, renamed into our keys (without the ``generator.`` prefix):
+            what the config asks beyond the names, e.g. another order of the classes.
     """
     name: str
     generator_key_rules: Tuple[Tuple[str, str], ...] = ()
@@ -84,6 +111,16 @@ class PublishedCodebase:
                                      List[str]]] = None
     prepare_generator: Optional[Callable[[Mapping[str, Tensor]], Optional[Tuple[
         Dict[str, Tensor], Optional[Dict[str, Tensor]], Dict[str, str]]]]] = None
+    files: Optional[str] = None
+    generator_type: Optional[str] = None
+    generator_signature: Optional[str] = None
+    generator_fixes: Optional[Callable[[Mapping[str, Shape], nn.Module], List[str]]] = None
+    discriminator_keys: Optional[Callable[[nn.Module], Dict[str, str]]] = None
+    discriminator_type: Optional[str] = None
+    discriminator_signature: Optional[str] = None
+    discriminator_fixes: Optional[Callable[[Mapping[str, Shape], nn.Module], List[str]]] = None
+    adapt_to_config: Optional[Callable[[str, Dict[str, Tensor], Any], Tuple[
+        Dict[str, Tensor], List[str]]]] = None
 
 
 CODEBASES: List[PublishedCodebase] = []
@@ -119,6 +156,58 @@ def encoder_file_codebase(state: Mapping[str, Tensor]) -> Optional[PublishedCode
                  if codebase.encoder_signature and codebase.encoder_signature in state), None)
 
 
+def generator_file_codebase(state: Mapping[str, Any]) -> Optional[PublishedCodebase]:
+    """The codebase whose published generator ``state`` (or ``{key: shape}``) is, by its
+    ``generator_signature``; ``None`` for the codebases of SPADE's generator, which have none."""
+    return next((codebase for codebase in CODEBASES
+                 if codebase.generator_signature and codebase.generator_signature in state),
+                None)
+
+
+def discriminator_file_codebase(state: Mapping[str, Any]) -> Optional[PublishedCodebase]:
+    """The codebase whose published discriminator ``state`` is (by its signature key), or
+    ``None``."""
+    return next((codebase for codebase in CODEBASES if codebase.discriminator_signature
+                 and codebase.discriminator_signature in state), None)
+
+
+def _kinds(module: nn.Module) -> set:
+    return {cls.__name__ for cls in type(module).__mro__}
+
+
+def _family_fix(source_type: str, module: nn.Module, part: str) -> Optional[str]:
+    """How to take a published ``part`` (``'generator'``, ``'discriminator'``) of our class
+    ``source_type`` when the config's is ``module``, or ``None`` when it is of that class."""
+    if source_type in _kinds(module):
+        return None
+    if part == 'generator':
+        names = '/'.join(c.name.rsplit('/', 1)[-1] for c in CODEBASES
+                         if (c.generator_type or SPADE_GENERATOR) == source_type)
+    else:
+        names = '/'.join(c.name.rsplit('/', 1)[-1] for c in CODEBASES
+                         if c.discriminator_type == source_type)
+    return (f'the source is a published {names} {part} (ours: {source_type}), the config\'s '
+            f'model.{part} a {type(module).__name__}: take a config whose model.{part}.type is '
+            f"'{source_type}'")
+
+
+def generator_fixes(shapes: Mapping[str, Shape], generator: nn.Module) -> List[str]:
+    """What to change in the config's ``model.generator`` (``generator``) so that it takes a
+    published generator of ``{key: shape}`` ``shapes``: another generator class when the file
+    is of another, else the source codebase's ``generator_fixes``, else what the
+    architectures' comparison says."""
+    from .architecture import GeneratorArchitecture
+    codebase = generator_file_codebase(shapes)
+    family = _family_fix((codebase.generator_type if codebase else None) or SPADE_GENERATOR,
+                         generator, 'generator')
+    if family:
+        return [family]
+    if codebase is not None and codebase.generator_fixes is not None:
+        return codebase.generator_fixes(shapes, generator)
+    return GeneratorArchitecture.from_official_shapes(shapes).fixes_to_match(
+        GeneratorArchitecture.of_generator(generator))
+
+
 def prepare_generator_state(state: Mapping[str, Tensor]
                             ) -> Tuple[Mapping[str, Tensor], Optional[Dict[str, Tensor]],
                                        Dict[str, str]]:
@@ -142,9 +231,11 @@ def official_encoder_keys(encoder: nn.Module) -> Dict[str, str]:
 
 def published_names(role: str = 'generator') -> str:
     """``'CLADE/INADE/SPADE'``: the registered codebases (that publish an encoder, for
-    ``role='encoder'``), for messages."""
+    ``role='encoder'``; whose discriminators convert, for ``role='discriminator'``), for
+    messages."""
     return '/'.join(codebase.name.rsplit('/', 1)[-1] for codebase in CODEBASES
-                    if role == 'generator' or codebase.encoder_signature)
+                    if role == 'generator' or (role == 'encoder' and codebase.encoder_signature)
+                    or (role == 'discriminator' and codebase.discriminator_signature))
 
 
 def _encoder_fixes(encoder_state: Mapping[str, Tensor],
@@ -272,26 +363,16 @@ def convert_official_state_dict(generator_state: Mapping[str, Tensor], generator
             converted[key] = torch.zeros(tensor.shape, dtype=tensor.dtype)
     missing = [key for key in target if key not in converted and key not in mismatches]
 
-    source = GeneratorArchitecture.from_official_shapes(
-        {k: tuple(v.shape) for k, v in generator_state.items()})
+    shapes = {k: tuple(v.shape) for k, v in generator_state.items()}
+    source = GeneratorArchitecture.from_official_shapes(shapes)
     if mismatches or missing or (unused and not allow_unused):
-        problems = []
-        if mismatches:
-            first, *others = mismatches.values()
-            problems.append(f'shapes differ: {first}' + (
-                f' (and {len(others)} more key{"s" if len(others) > 1 else ""})'
-                if others else ''))
-        if unused:
-            problems.append(f'{len(unused)} source keys have no counterpart in the config\'s '
-                            f'model: {listing(unused)}')
-        fixes = source.fixes_to_match(GeneratorArchitecture.of_generator(generator))
-        if missing:
-            problems.append(f'{len(missing)} keys of the config\'s model are not in the '
-                            f'source: {listing(missing)}')
-            if encoder_state is None and any(k.startswith('style_encoder.') for k in missing):
-                fixes.append('the config has a style encoder: give the published encoder '
-                             '(*_net_E.pth) with --encoder too, or remove '
-                             'model.generator.style_encoder')
+        problems = _problems(mismatches, unused, missing)
+        fixes = generator_fixes(shapes, generator)
+        if missing and encoder_state is None and \
+                any(k.startswith('style_encoder.') for k in missing):
+            fixes.append('the config has a style encoder: give the published encoder '
+                         '(*_net_E.pth) with --encoder too, or remove '
+                         'model.generator.style_encoder')
         if encoder_state is not None:
             fixes += _encoder_fixes(encoder_state, getattr(generator, 'style_encoder', None))
         text = '\n  '.join(problems)
@@ -311,6 +392,67 @@ def convert_official_state_dict(generator_state: Mapping[str, Tensor], generator
     return ConvertedGenerator(state_dict, source, zero_filled, unused, dropped)
 
 
+def _problems(mismatches: Mapping[str, str], unused: Sequence[str],
+              missing: Sequence[str]) -> List[str]:
+    """The lines of a conversion error: the first shape mismatch, the unused source keys and
+    the target keys the source lacks."""
+    problems = []
+    if mismatches:
+        first, *others = mismatches.values()
+        problems.append(f'shapes differ: {first}' + (
+            f' (and {len(others)} more key{"s" if len(others) > 1 else ""})' if others else ''))
+    if unused:
+        problems.append(f'{len(unused)} source keys have no counterpart in the config\'s '
+                        f'model: {listing(unused)}')
+    if missing:
+        problems.append(f'{len(missing)} keys of the config\'s model are not in the '
+                        f'source: {listing(missing)}')
+    return problems
+
+
+def convert_discriminator_state_dict(state: Mapping[str, Tensor],
+                                     discriminator: nn.Module) -> Dict[str, Tensor]:
+    """Rename a published discriminator state dict into ``discriminator``'s keys (in its
+    order), by the codebase whose file it is; every key on both sides must have its
+    counterpart with the same shape.
+
+    Raises:
+        OfficialCheckpointError: naming the codebase whose discriminator ``discriminator`` is
+            not, or the first shape mismatch, the unused and missing keys, and the fix.
+    """
+    codebase = discriminator_file_codebase(state)
+    if codebase is None or codebase.discriminator_keys is None:
+        raise OfficialCheckpointError(
+            'no registered codebase converts this discriminator: expected keys such as '
+            + ' or '.join(c.discriminator_signature for c in CODEBASES
+                          if c.discriminator_signature))
+    family = _family_fix(codebase.discriminator_type, discriminator, 'discriminator')
+    if family:
+        raise OfficialCheckpointError(f'likely fix: {family}')
+    names = codebase.discriminator_keys(discriminator)
+    target = discriminator.state_dict()
+    converted, mismatches, unused = {}, {}, []
+    for key, tensor in state.items():
+        ours = names.get(key)
+        if ours is None:
+            unused.append(key)
+        elif tuple(tensor.shape) != tuple(target[ours].shape):
+            mismatches[ours] = f'{key}: source {_shape(tensor)}, config {_shape(target[ours])}'
+        else:
+            converted[ours] = tensor
+    missing = [key for key in target if key not in converted and key not in mismatches]
+    if mismatches or missing or unused:
+        text = '\n  '.join(_problems(mismatches, unused, missing))
+        fixes = codebase.discriminator_fixes(
+            {k: tuple(v.shape) for k, v in state.items()}, discriminator) \
+            if codebase.discriminator_fixes else []
+        text += ''.join(f'\n  likely fix: {fix}' for fix in fixes) if fixes else (
+            '\n  no setting of the config explains this: is the source a discriminator of '
+            f'{codebase.name}?')
+        raise OfficialCheckpointError(text)
+    return {key: converted[key] for key in target}
+
+
 def _by_reason(dropped: Mapping[str, str]) -> Dict[str, List[str]]:
     grouped: Dict[str, List[str]] = {}
     for key, why in dropped.items():
@@ -319,27 +461,42 @@ def _by_reason(dropped: Mapping[str, str]) -> Dict[str, List[str]]:
 
 
 def _describe_unknown(state: Mapping[str, Tensor], role: str) -> str:
-    """Why ``state`` is not a published ``role`` ('generator' or 'encoder') state dict."""
+    """Why ``state`` is not a published ``role`` ('generator', 'encoder' or 'discriminator')
+    state dict."""
     keys = list(state)
+    discriminator = discriminator_file_codebase(state)
+    if discriminator is not None and role != 'discriminator':
+        files = f' ({discriminator.files})' if discriminator.files else ''
+        return f'it is a published {discriminator.name} discriminator: give it with ' \
+               f'--discriminator, and a generator file as the source{files}'
     if any(k.startswith('discriminator_') for k in keys):
         return 'it is a published discriminator (*_net_D.pth); convert the generator ' \
-               '(*_net_G.pth)'
+               '(*_net_G.pth)' if role != 'discriminator' else \
+               'it is a published SPADE-style multiscale discriminator (*_net_D.pth), which is ' \
+               f'not converted (only the {published_names(role)} discriminators are)'
     if role == 'generator' and encoder_file_codebase(state) is not None:
         return 'it is a published style encoder (*_net_E.pth): give it as --encoder and ' \
                'the generator (*_net_G.pth) as the source'
     if role == 'encoder' and 'conv_img.weight' in state:
         return 'it is a generator (*_net_G.pth); the encoder is the *_net_E.pth beside it'
+    if role == 'discriminator' and 'conv_img.weight' in state:
+        return 'it is a generator: give it as the source, and the discriminator file beside ' \
+               'it with --discriminator'
     if any(k.startswith(('generator.', 'generator_ema.')) for k in keys):
         return 'it is already a clade-mm checkpoint: give it to tools/test.py or ' \
                'tools/synthesize.py as it is'
-    expected = 'fc.weight, head_0.conv_0.weight_orig, conv_img.weight' if role == 'generator' \
-        else ' or '.join(c.encoder_signature for c in CODEBASES if c.encoder_signature)
+    if role == 'generator':
+        expected = 'fc.weight, head_0.conv_0.weight_orig, conv_img.weight'
+    else:
+        expected = ' or '.join(getattr(c, f'{role}_signature') for c in CODEBASES
+                               if getattr(c, f'{role}_signature'))
     return f'expected keys such as {expected}; it has {listing(keys, 5) or "no keys"}'
 
 
 def load_official_state_dict(path: str, role: str = 'generator') -> Dict[str, Tensor]:
-    """Read a published ``*_net_G.pth`` (``role='generator'``) or ``*_net_E.pth``
-    (``role='encoder'``) file as ``{key: tensor}`` on the CPU.
+    """Read a published ``*_net_G.pth`` (``role='generator'``; OASIS: ``*_G.pth`` or
+    ``*_EMA.pth``), ``*_net_E.pth`` (``role='encoder'``) or discriminator (``role=
+    'discriminator'``; OASIS's ``*_D.pth``) file as ``{key: tensor}`` on the CPU.
 
     A uniform ``module.`` prefix (a state dict saved from a DataParallel wrapper) is removed.
     Loading stays ``weights_only``.
@@ -348,19 +505,22 @@ def load_official_state_dict(path: str, role: str = 'generator') -> Dict[str, Te
         FileNotFoundError: naming the path, when it is not a file.
         OfficialCheckpointError: when the file is not a published ``role`` state dict.
     """
-    kind = dict(generator='G', encoder='E')[role]
+    kind = dict(generator='G', encoder='E', discriminator='D')[role]
+    # OASIS saves <iter>_G.pth, <iter>_EMA.pth and <iter>_D.pth (no "net")
+    name = f'latest_{kind}.pth' if role == 'discriminator' else f'latest_net_{kind}.pth'
     if osp.isdir(path):
         # INADE's downloads name the encoder *_net_IE.pth (its code loads *_net_E.pth)
-        ends = (f'_net_{kind}.pth', ) + (('_net_IE.pth', ) if role == 'encoder' else ())
+        ends = (f'_{kind}.pth', ) + (('_net_IE.pth', ) if role == 'encoder' else ()) + (
+            ('_EMA.pth', ) if role == 'generator' else ())
         found = sorted(n for n in os.listdir(path) if n.endswith(ends))
         hint = f'; it holds {", ".join(found)}' if found else ''
         raise FileNotFoundError(f'{path} is a folder: give the {role} file itself, e.g. '
-                                f'{osp.join(path, f"latest_net_{kind}.pth")}{hint}')
+                                f'{osp.join(path, name)}{hint}')
     if not osp.isfile(path):
         raise FileNotFoundError(
             f'{role} checkpoint {path} not found: give the file the published code saved '
-            f'(checkpoints/<name>/latest_net_{kind}.pth, or the pretrained models linked from '
-            f'the {", ".join(published_names().split("/"))} READMEs)')
+            f'(checkpoints/<name>/{name}, or the pretrained models linked from the '
+            f'{", ".join(published_names(role).split("/"))} READMEs)')
     try:
         state = load_from_local(path, map_location='cpu')
     except CheckpointFileError as err:  # empty, damaged, or not a checkpoint: it says which
@@ -378,8 +538,12 @@ def load_official_state_dict(path: str, role: str = 'generator') -> Dict[str, Te
     if all(k.startswith('module.') for k in state):
         state = {k[len('module.'):]: v for k, v in state.items()}
     not_tensors = [k for k, v in state.items() if not isinstance(v, Tensor)]
-    found = 'conv_img.weight' in state if role == 'generator' else \
-        encoder_file_codebase(state) is not None
+    if role == 'generator':
+        found = 'conv_img.weight' in state
+    elif role == 'encoder':
+        found = encoder_file_codebase(state) is not None
+    else:
+        found = discriminator_file_codebase(state) is not None
     if not_tensors or not found:
         why = f'{listing(not_tensors, 3)} are not tensors' if not_tensors else \
             _describe_unknown(state, role)
@@ -389,42 +553,86 @@ def load_official_state_dict(path: str, role: str = 'generator') -> Dict[str, Te
     return dict(state)
 
 
+def _build_discriminator(cfg) -> nn.Module:
+    """The config's ``model.discriminator`` on the ``meta`` device (keys and shapes only)."""
+    from mmengine.registry import DefaultScope
+    with DefaultScope.overwrite_default_scope(cfg.get('default_scope', 'mmagic')), \
+            torch.device('meta'):
+        from mmagic.registry import MODELS
+        return MODELS.build(cfg.model.discriminator)
+
+
+def _adapted(codebase: Optional[PublishedCodebase], role: str, state: Dict[str, Tensor], cfg,
+             notes: List[str]) -> Dict[str, Tensor]:
+    """``state`` as ``codebase``'s ``adapt_to_config`` makes it for ``cfg``; its notes added to
+    ``notes`` (each once)."""
+    if codebase is None or codebase.adapt_to_config is None:
+        return state
+    state, said = codebase.adapt_to_config(role, state, cfg)
+    notes.extend(note for note in said if note not in notes)
+    return state
+
+
 def convert_official_checkpoint(src: str, dst: str, config: str, encoder: Optional[str] = None,
                                 allow_unused: bool = False,
-                                cfg_options: Optional[dict] = None) -> dict:
-    """Convert a published generator file (SPADE, CLADE, INADE: every registered codebase)
-    into a clade-mm checkpoint for ``config``.
+                                cfg_options: Optional[dict] = None,
+                                discriminator: Optional[str] = None,
+                                ema: Optional[str] = None) -> dict:
+    """Convert a published generator file (SPADE, CLADE, INADE, SEAN, OASIS: every registered
+    codebase) into a clade-mm checkpoint for ``config``, with its discriminator and the
+    averaged (EMA) generator where the codebase publishes them (OASIS).
 
     ``dst`` gets ``{'meta': {...}, 'state_dict': {...}}`` with :class:`SemanticGAN` keys (see
     :func:`gan_state_dict`), written atomically: what ``tools/test.py``, ``tools/synthesize.py``,
-    ``load_checkpoint`` and the Runner's ``load_from`` load. The discriminator is not
-    converted; loading lists its keys as missing (mmengine loads non-strictly).
+    ``load_checkpoint`` and the Runner's ``load_from`` load. Without ``discriminator`` the
+    discriminator is not converted; loading lists its keys as missing (mmengine loads
+    non-strictly). Without ``ema`` a config with an EMA generator gets the generator's weights
+    there too.
 
     Args:
-        src: the published generator, ``*_net_G.pth``.
+        src: the published generator, ``*_net_G.pth`` (OASIS: ``<iter>_G.pth``, or
+            ``<iter>_EMA.pth`` to take the averaged weights as the generator).
         dst: the checkpoint to write.
         config: the clade-mm config whose generator the weights are for.
         encoder: the published style encoder, ``*_net_E.pth``, for a config with a style
             encoder.
         allow_unused: see :func:`convert_official_state_dict`.
         cfg_options: overrides merged into the config.
+        discriminator: the published discriminator (OASIS: ``<iter>_D.pth``), for the config's
+            ``model.discriminator``.
+        ema: the published averaged generator (OASIS: ``<iter>_EMA.pth``, what its test script
+            generates with), for the config's EMA generator (``model.ema_config``).
 
     Returns:
         The checkpoint's ``meta``: the sources, the config, the source's
-        :class:`GeneratorArchitecture` as a dict, the zero-filled keys, the unused source keys.
+        :class:`GeneratorArchitecture` as a dict, the zero-filled keys, the unused source keys,
+        what the codebase changed for the config (``adapted``).
 
     Raises:
         FileNotFoundError: a source file is missing.
         OfficialCheckpointError: a source is not a published network or does not fit the
             config (the message names the first mismatch and the likely fix).
     """
-    if osp.exists(src) and osp.exists(dst) and osp.samefile(src, dst):
-        raise OfficialCheckpointError(f'the output {dst} is the source itself: choose another '
-                                      'path for the converted checkpoint')
+    sources = dict(generator=src, encoder=encoder, discriminator=discriminator, ema=ema)
+    for path in sources.values():
+        if path and osp.exists(path) and osp.exists(dst) and osp.samefile(path, dst):
+            raise OfficialCheckpointError(f'the output {dst} is the source {path} itself: '
+                                          'choose another path for the converted checkpoint')
     generator_state = load_official_state_dict(src, 'generator')
     encoder_state = load_official_state_dict(encoder, 'encoder') if encoder else None
+    disc_state = load_official_state_dict(discriminator, 'discriminator') \
+        if discriminator else None
+    ema_state = load_official_state_dict(ema, 'generator') if ema else None
     from ..apis.config import load_config
     cfg = load_config(config, cfg_options)
+    with_ema = cfg.model.get('ema_config') is not None
+    if ema and not with_ema:
+        raise OfficialCheckpointError(
+            f'{ema}: the config {config} has no EMA generator (model.ema_config): give the EMA '
+            'file as the source to generate with its weights, or a config with ema_config')
+    if discriminator and not cfg.model.get('discriminator'):
+        raise OfficialCheckpointError(
+            f'{discriminator}: the config {config} has no model.discriminator to take it')
     generator = build_generator(cfg)
     try:
         result = convert_official_state_dict(generator_state, generator, encoder_state,
@@ -432,17 +640,49 @@ def convert_official_checkpoint(src: str, dst: str, config: str, encoder: Option
     except OfficialCheckpointError as err:
         raise OfficialCheckpointError(f'{src} does not fit the generator of {config}:\n  '
                                       f'{err}') from None
-    with_ema = cfg.model.get('ema_config') is not None
+    ema_result = None
+    if ema_state is not None:
+        try:
+            ema_result = convert_official_state_dict(ema_state, generator, encoder_state,
+                                                     allow_unused)
+        except OfficialCheckpointError as err:
+            raise OfficialCheckpointError(f'{ema} (the EMA generator) does not fit the '
+                                          f'generator of {config}:\n  {err}') from None
+    disc_weights = None
+    if disc_state is not None:
+        try:
+            disc_weights = convert_discriminator_state_dict(disc_state,
+                                                            _build_discriminator(cfg))
+        except OfficialCheckpointError as err:
+            raise OfficialCheckpointError(f'{discriminator} does not fit the discriminator of '
+                                          f'{config}:\n  {err}') from None
+    notes: List[str] = []
+    try:
+        weights = _adapted(generator_file_codebase(generator_state), 'generator',
+                           result.state_dict, cfg, notes)
+        state_dict = gan_state_dict(weights, with_ema)
+        if ema_result is not None:
+            ema_weights = _adapted(generator_file_codebase(ema_state), 'generator',
+                                   ema_result.state_dict, cfg, notes)
+            state_dict.update({f'generator_ema.module.{k}': v for k, v in ema_weights.items()})
+        if disc_weights is not None:
+            disc_weights = _adapted(discriminator_file_codebase(disc_state), 'discriminator',
+                                    disc_weights, cfg, notes)
+            state_dict.update({f'discriminator.{k}': v for k, v in disc_weights.items()})
+    except OfficialCheckpointError as err:
+        raise OfficialCheckpointError(f'{config}: {err}') from None
     meta = dict(
-        converted_from=dict(generator=osp.abspath(src),
-                            encoder=osp.abspath(encoder) if encoder else None),
+        converted_from={role: osp.abspath(path) if path else None
+                        for role, path in sources.items()},
         config=config, source_architecture=asdict(result.source),
         num_generator_keys=len(result.state_dict), with_ema=with_ema,
+        ema_from='ema' if ema_result is not None else ('generator' if with_ema else None),
+        num_discriminator_keys=len(disc_weights) if disc_weights is not None else 0,
         zero_filled=sorted(result.zero_filled), unused_source_keys=result.unused,
-        dropped_source_keys=sorted(result.dropped),
+        dropped_source_keys=sorted(result.dropped), adapted=notes,
         clade_mm_version=__version__, mmengine_version=mmengine.__version__,
         time=time.strftime('%Y%m%d_%H%M%S', time.localtime()))
     buffer = io.BytesIO()
-    torch.save(dict(meta=meta, state_dict=gan_state_dict(result.state_dict, with_ema)), buffer)
+    torch.save(dict(meta=meta, state_dict=state_dict), buffer)
     atomic_write(dst, buffer.getvalue())
     return meta

@@ -55,7 +55,8 @@ def normalised_ema_keys(state: Mapping[str, Tensor], prefix: str = '') -> Dict[s
 def likely_fixes(found: Mapping[str, Tuple[int, ...]], generator: nn.Module) -> List[str]:
     """Settings of ``model.generator`` that would make it take weights of shapes ``found``."""
     # The architecture reading of the published codebases' converters.
-    from ..converters import GeneratorArchitecture, official_generator_key
+    from ..converters import official_generator_key
+    from ..converters.base import generator_fixes
     shapes = {}
     for key, shape in found.items():
         official = official_generator_key(key)
@@ -63,10 +64,9 @@ def likely_fixes(found: Mapping[str, Tuple[int, ...]], generator: nn.Module) -> 
             shapes[official] = shape
     fixes = []
     if shapes:
-        source = GeneratorArchitecture.from_official_shapes(shapes)
         # The converter's wording names the published file "the source": here, the checkpoint.
-        fixes = [re.sub(r'\bsource\b', 'checkpoint', fix) for fix in
-                 source.fixes_to_match(GeneratorArchitecture.of_generator(generator))]
+        fixes = [re.sub(r'\bsource\b', 'checkpoint', fix)
+                 for fix in generator_fixes(shapes, generator)]
     has_encoder = any(k.startswith('style_encoder.') for k in found)
     if has_encoder != (getattr(generator, 'style_encoder', None) is not None):
         fixes.append(
