@@ -23,3 +23,7 @@ INADE_CONFIGS = sorted(glob.glob(osp.join('configs', 'inade', '*.py')))
 # The SEAN configs: SPADE's generator with ACE norms (SEAN), the last block without a style
 # branch, and the region style encoder.
 SEAN_CONFIGS = sorted(glob.glob(osp.join('configs', 'sean', '*.py')))
+
+# The OASIS configs: OASIS's generator (NoiseSPADE norms, or CLADE's for clade_oasis_*), its
+# segmenting U-Net discriminator, the N+1 loss and LabelMix.
+OASIS_CONFIGS = sorted(glob.glob(osp.join('configs', 'oasis', '*.py')))

@@ -10,3 +10,7 @@ model = dict(
 param_scheduler = None
 max_iters = 632000  # 200 epochs of 20210 images in batches of 32 (published)
 train_cfg = dict(by_epoch=False, max_iters=max_iters)
+# The discriminator's segmentation of the real photos (disc/real/mIoU), the don't-care class
+# not scored, beside the segmentor's score and the FID of the generated ones.
+test_evaluator = _base_.test_evaluator + [
+    dict(type='DiscriminatorIoU', num_classes=_base_.num_classes, dont_care_class=0)]

@@ -6,7 +6,8 @@ import pytest
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
-from tests.paths import INADE_CONFIGS, SEAN_CONFIGS, SPADE_FAMILY_CONFIGS, config_path
+from tests.paths import (INADE_CONFIGS, OASIS_CONFIGS, SEAN_CONFIGS, SPADE_FAMILY_CONFIGS,
+                         config_path)
 
 CONFIGS = SPADE_FAMILY_CONFIGS
 EXPECTED = {  # the published settings
@@ -110,6 +111,57 @@ def test_sean_config_defaults_and_build(path):
         norms = {name: m for name, m in model.generator.named_modules()
                  if type(m).__name__ == 'SEAN'}
         assert all(m.with_style == (not name.startswith('up_3.')) for name, m in norms.items())
+
+
+def test_oasis_has_a_config_per_dataset_with_its_norm_and_clade_s():
+    names = {osp.basename(c)[:-3] for c in OASIS_CONFIGS}
+    assert names == {f'{method}_{dataset}' for method in ('oasis', 'clade_oasis')
+                     for dataset in ('ade20k', 'cityscapes', 'coco_stuff', 'synthetic')}
+
+
+# The published OASIS settings: the don't-care class the N+1 loss weighs 0 (COCO-Stuff's
+# "unlabeled" is last in the zoo's order), LabelMix's weight and the EMA's momentum.
+OASIS_EXPECTED = {'ade20k': (0, 10.0, 1e-4), 'cityscapes': (0, 5.0, 1e-3),
+                  'coco_stuff': (182, 10.0, 1e-4), 'synthetic': (None, 10.0, 0.01)}
+
+
+@pytest.mark.parametrize('path', OASIS_CONFIGS)
+def test_oasis_config_defaults_and_build(path):
+    """The published OASIS settings on the SPADE dataset settings: OASIS's generator with
+    NoiseSPADE (or CLADE) norms and 3D noise, the segmenting U-Net discriminator, no VGG, the
+    N+1 loss and LabelMix, Adam (0, 0.999); the test scores the discriminator's segmentation
+    of the real photos with the loss's don't-care class beside the segmentor's score."""
+    cfg = Config.fromfile(path)
+    method, dataset = osp.basename(path)[:-3].split('oasis_', 1)
+    num_classes, _, _, size = EXPECTED[dataset]
+    dont_care, labelmix, momentum = OASIS_EXPECTED[dataset]
+    model = cfg.model
+    gen, disc = model.generator, model.discriminator
+    assert (model.type, gen.type, disc.type) == ('OASISGAN', 'OASISGenerator',
+                                                 'OASISDiscriminator')
+    assert gen.num_classes == disc.num_classes == num_classes
+    assert gen.norm_cfg.type == {'': 'NoiseSPADE', 'clade_': 'CLADE'}[method]
+    assert gen.z_channels > 0
+    assert tuple(cfg.image_size) == size
+    levels = len(disc.get('channels', (128, 128, 256, 256, 512, 512)))
+    assert all(side % 2 ** levels == 0 and side % 32 == 0 for side in size)
+    assert model.perceptual_loss is None
+    assert model.adversarial_loss.dont_care_class == dont_care
+    assert cfg.train_dataloader.dataset.get('dont_care_class', dont_care) == dont_care
+    assert model.labelmix.loss_weight == labelmix
+    assert model.ema_config.momentum == momentum
+    betas = [cfg.optim_wrapper[k].optimizer.betas for k in ('generator', 'discriminator')]
+    assert all(b == (0.0, 0.999) for b in betas)
+    metrics = {metric.type: metric for metric in cfg.test_evaluator}
+    assert 'SegmentationScore' in metrics
+    assert metrics['DiscriminatorIoU'].num_classes == num_classes
+    assert metrics['DiscriminatorIoU'].get('dont_care_class') == dont_care
+    init_default_scope('mmagic')
+    import clade_mm.evaluation  # noqa: F401
+    from mmagic.registry import METRICS, MODELS
+    METRICS.build(metrics['DiscriminatorIoU'])
+    if dataset == 'synthetic':
+        MODELS.build(cfg.model)
 
 
 @pytest.mark.parametrize('name', ['clade_ade20k', 'clade_cityscapes'])

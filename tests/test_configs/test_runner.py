@@ -16,7 +16,7 @@ from mmengine.config import Config
 from PIL import Image
 
 from clade_mm.datasets import write_synthetic_dataset
-from tests.paths import INADE_CONFIGS, SEAN_CONFIGS, SPADE_FAMILY_CONFIGS
+from tests.paths import INADE_CONFIGS, OASIS_CONFIGS, SEAN_CONFIGS, SPADE_FAMILY_CONFIGS
 from tests.weights import write_fake_inception, write_random_segmentor, write_random_vgg19
 
 CONFIGS = SPADE_FAMILY_CONFIGS
@@ -130,11 +130,13 @@ def runs_at_quarter_width(path: str) -> bool:
     return not name.endswith('_synthetic') and name not in FULL_WIDTH
 
 
-# INADE's and SEAN's synthetic configs train and test here, and SEAN's CelebAMask-HQ one (a
-# dataset no other config reads); their other full-size ones share the evaluators and datasets
-# of the SPADE configs above (INADE's instance maps are checked below).
+# INADE's, SEAN's and OASIS's (and CLADE-OASIS's) synthetic configs train and test here, and
+# SEAN's CelebAMask-HQ one (a dataset no other config reads); their other full-size ones share
+# the evaluators and datasets of the SPADE configs above (INADE's instance maps are checked
+# below; the OASIS ones are built in test_configs.py).
 @pytest.mark.parametrize('path', CONFIGS + [p for p in INADE_CONFIGS if 'synthetic' in p] +
-                         [p for p in SEAN_CONFIGS if 'synthetic' in p or 'celebamask' in p])
+                         [p for p in SEAN_CONFIGS if 'synthetic' in p or 'celebamask' in p] +
+                         [p for p in OASIS_CONFIGS if 'synthetic' in p])
 def test_config_trains_and_tests_on_its_dataset_layout(path, stand_ins, tmp_path):
     from mmengine.runner import Runner
     name = osp.basename(path)[:-3]
@@ -170,8 +172,10 @@ def test_config_trains_and_tests_on_its_dataset_layout(path, stand_ins, tmp_path
         expected |= {'seg/generated/mIoU', 'seg/real/mIoU'}
     if any(m.type == 'SemanticFID' for m in cfg.test_evaluator):
         expected.add('FID/fid')
+    if any(m.type == 'DiscriminatorIoU' for m in cfg.test_evaluator):
+        expected.add('disc/real/mIoU')
     assert expected and expected <= set(metrics)
-    assert all(np.isfinite(metrics[k]) for k in expected if k.startswith('seg/'))
+    assert all(np.isfinite(metrics[k]) for k in expected if k.startswith(('seg/', 'disc/')))
     grids = glob.glob(f'{cfg.work_dir}/**/vis_image/*.png', recursive=True)
     assert grids, 'the sample grid hook wrote no image'
 

@@ -52,6 +52,29 @@ def test_cpu_training_steps_run_in_bfloat16_and_stay_finite():
     mixed_precision_wrappers(model)['generator'].load_state_dict(state)
 
 
+def test_oasis_training_steps_run_in_bfloat16_and_stay_finite():
+    """The N+1 loss, LabelMix and the U-Net discriminator of the shipped synthetic OASIS config
+    under the same switch."""
+    from tests.test_models.test_oasis_gan import synthetic_oasis_cfg
+    init_default_scope('mmagic')
+    torch.manual_seed(0)
+    model = MODELS.build(synthetic_oasis_cfg())
+    model.init_weights()
+    wrappers = mixed_precision_wrappers(model)
+    seen = set()
+    model.discriminator.body_down[1].conv1[1].register_forward_hook(
+        lambda module, inputs, output: seen.add(output.dtype))
+    before = {n: p.detach().clone() for n, p in model.discriminator.named_parameters()}
+    for step in range(2):
+        set_iter(step)
+        log = model.train_step(scenes(2, 64, seed=step), wrappers)
+        assert 'loss_disc_labelmix' in log
+        assert all(np.isfinite(float(v)) for v in log.values()), log
+    assert seen == {torch.bfloat16}
+    assert all(p.dtype == torch.float32 for p in model.parameters())
+    assert all(not torch.equal(before[n], p) for n, p in model.discriminator.named_parameters())
+
+
 def test_float16_on_the_cpu_is_refused_with_the_fix():
     with pytest.raises(ValueError, match='bfloat16'):
         MixedPrecisionOptimWrapper(optimizer=torch.optim.SGD([torch.zeros(1)], lr=1),
