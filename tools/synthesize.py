@@ -3,6 +3,7 @@
     python tools/synthesize.py CONFIG CHECKPOINT INPUT OUTPUT [--seed N] [--num-samples K]
                                [--instances DIR] [--reference PHOTO [--reference-labels MAP
                                [--reference-instances MAP]]] [--resample ID [ID ...]]
+                               [--resample-classes CLASS [CLASS ...]]
                                [--style-for CLASS=PHOTO:MAP ...]
                                [--aspect refuse|crop|stretch] [--precision auto|float32|bfloat16]
                                [--max-pixels N] [--cfg-options KEY=VALUE ...]
@@ -13,8 +14,10 @@ when two maps differ only in their suffix). OUTPUT must not be INPUT's folder, a
 that an earlier run of this tool did not write are never overwritten: see
 clade_mm/apis/output_folder.py. Bad label maps are reported by name and skipped; the exit status
 is 1 if any was. Wrong arguments (a reference photo without the label map its model's encoder
-needs, a missing reference file, --resample without instance maps...) stop the run before the
-model loads, in one line naming the argument, and nothing is written.
+needs, a missing reference file, --resample without instance maps, --resample-classes of a class
+the model does not have...) stop the run before the model loads, in one line naming the argument,
+and nothing is written; so does an option the loaded model cannot honour (--resample-classes for
+a model without a noise map).
 """
 import argparse
 import io
@@ -28,6 +31,7 @@ from clade_mm.apis.inferencer import ASPECT_MODES, _loader_config
 from clade_mm.apis.output_folder import OutputFolder, OutputFolderError, output_names
 from clade_mm.apis.precision import PRECISIONS
 from clade_mm.datasets import DatasetError
+from clade_mm.datasets.metainfo import class_metainfo
 from clade_mm.datasets.validation import check_same_size
 from clade_mm.datasets.image_files import read_image
 
@@ -71,8 +75,12 @@ def parse_args(argv=None) -> argparse.Namespace:
                         'noise each further sample re-draws, the other instances keeping that '
                         'of the first sample: needs --instances (or a config that makes '
                         'instances from the labels) and --num-samples K >= 2')
+    parser.add_argument('--resample-classes', metavar='CLASS', nargs='+',
+                        help='classes (ids or names) whose pixels of the noise map (a 3D noise, '
+                        "OASIS's) each further sample re-draws, the other pixels keeping that "
+                        'of the first sample: needs --num-samples K >= 2')
     parser.add_argument('--seed', type=int, help='seed of every random draw (style code, '
-                        'per-instance noise): the same seed gives the same images')
+                        'per-instance noise, noise map): the same seed gives the same images')
     parser.add_argument('--num-samples', type=positive_int, default=1,
                         help='images per label map (>= 1), each of a new random draw')
     parser.add_argument('--instances', help='folder of the instance maps, named as in the '
@@ -126,13 +134,17 @@ def check_arguments(args: argparse.Namespace) -> None:
             raise ValueError('--resample ID needs --num-samples K >= 2: the first image draws '
                              'every instance, each further one re-draws only the listed ones '
                              '(alone, --resample would change nothing)')
+    if args.resample_classes is not None and args.num_samples < 2:
+        raise ValueError('--resample-classes CLASS needs --num-samples K >= 2: the first image '
+                         "draws the whole noise map, each further one re-draws only the listed "
+                         "classes' pixels (alone, --resample-classes would change nothing)")
 
 
 def check_model_arguments(args: argparse.Namespace, encoder_cls, reads_instances_from_labels:
-                          bool, per_instance_noise=None) -> None:
+                          bool, per_instance_noise=None, noise_map=None) -> None:
     """What depends on the model: its style encoder (class, or ``None``), whether its config
     makes instance maps from the label maps, and (once built) whether it reads per-instance
-    noise (``None``: not known yet)."""
+    noise and a noise map (``None``: not known yet)."""
     if args.reference is not None:
         if encoder_cls is None:
             raise ValueError('--reference PHOTO needs a generator with a style encoder '
@@ -158,6 +170,10 @@ def check_model_arguments(args: argparse.Namespace, encoder_cls, reads_instances
         if per_instance_noise is False:
             raise ValueError('--resample re-draws per-instance noise, which this model does not '
                              'read (an INADE model does): drop --resample')
+    if args.resample_classes is not None and noise_map is False:
+        raise ValueError("--resample-classes re-draws the noise map of chosen classes' pixels, "
+                         'which this model does not read (an OASIS model does, '
+                         'configs/oasis/): drop --resample-classes')
 
 
 def check_reference_files(args: argparse.Namespace, synth: SemanticSynthesizer) -> None:
@@ -182,24 +198,27 @@ def style_codes(args: argparse.Namespace, synth: SemanticSynthesizer):
     encoder = getattr(synth.generator, 'style_encoder', None)
     if args.reference is None or not getattr(encoder, 'per_class_codes', False):
         return None
-    from clade_mm.datasets.metainfo import class_metainfo
     classes = class_metainfo(synth.cfg, synth.generator.num_classes)
-    by_name = {c['name'].lower(): c['id'] for c in classes}
     codes = synth.encode_styles(args.reference, args.reference_labels)
     for klass, photo, label_map in args.style_for:
-        if klass.isdigit() and int(klass) < len(classes):
-            class_id = int(klass)
-        elif klass.lower() in by_name:
-            class_id = by_name[klass.lower()]
-        else:
-            raise ValueError(f'--style-for {klass}=...: no class {klass!r} in this model (ids '
-                             f'0..{len(classes) - 1}; names: '
-                             f'{", ".join(c["name"] for c in classes)})')
+        class_id = class_id_of(klass, classes, f'--style-for {klass}=...')
         if class_id not in synth.read_labels(label_map):
             raise ValueError(f'--style-for {klass}={photo}:{label_map}: class {class_id} has no '
                              f'pixels in {label_map}, so that photo has no style for it')
         codes[class_id] = synth.encode_styles(photo, label_map)[class_id]
     return codes
+
+
+def class_id_of(klass: str, classes: list, option: str) -> int:
+    """The id of a class given by id or name (any case) on the command line; else a ValueError
+    naming ``option`` and the model's classes."""
+    by_name = {c['name'].lower(): c['id'] for c in classes}
+    if klass.isdigit() and int(klass) < len(classes):
+        return int(klass)
+    if klass.lower() in by_name:
+        return by_name[klass.lower()]
+    raise ValueError(f'{option}: no class {klass!r} in this model (ids 0..{len(classes) - 1}; '
+                     f'names: {", ".join(c["name"] for c in classes)})')
 
 
 def encoder_class(cfg):
@@ -230,13 +249,18 @@ def main():
         cfg = load_config(args.config, args.cfg_options)
         from_labels = _loader_config(cfg).get('instances_from_labels', False)
         check_model_arguments(args, encoder_class(cfg), from_labels)
+        resample_classes = None if args.resample_classes is None else [
+            class_id_of(klass, class_metainfo(cfg, cfg.model.generator.num_classes),
+                        '--resample-classes') for klass in args.resample_classes]
         synth = SemanticSynthesizer(cfg, args.checkpoint, device=args.device,
                                     precision=args.precision, aspect=args.aspect,
                                     max_pixels=args.max_pixels)
         encoder = getattr(synth.generator, 'style_encoder', None)
+        specs = synth.generator.layout_inputs()
         check_model_arguments(args, None if encoder is None else type(encoder),
                               synth.loader.instances_from_labels,
-                              any(spec.per_instance for spec in synth.generator.layout_inputs()))
+                              any(spec.per_instance for spec in specs),
+                              any(spec.spatial and spec.random for spec in specs))
         if args.reference is not None:  # read once: a bad file is one line, not one per map
             check_reference_files(args, synth)
         codes = style_codes(args, synth)
@@ -253,7 +277,8 @@ def main():
                 reference=args.reference, reference_labels=args.reference_labels,
                 reference_instances=args.reference_instances, resample=args.resample)
             images = synth.synthesize(labels, instances, seed=args.seed,
-                                      num_samples=args.num_samples, name=name, **style)
+                                      num_samples=args.num_samples, name=name,
+                                      resample_classes=resample_classes, **style)
         except (DatasetError, FileNotFoundError, ValueError) as err:
             failed += 1
             print(f'[{index}/{len(inputs)}] {name}: skipped: {err}', file=sys.stderr)

@@ -500,18 +500,17 @@ class SemanticSynthesizer:
                 if drawn is None:
                     continue
                 drawn = drawn.to(self.device)
-                # the first draw stays, but for the re-drawn rows or pixels
-                partial = (resampled is not None and spec.per_instance) or \
-                    (resampled_pixels is not None and spec.spatial)
+                # with a partial re-draw, every first draw stays, but for the re-drawn
+                # rows (per-instance inputs) or pixels (noise maps)
                 if spec.name not in draws:
                     draws[spec.name] = drawn
-                    if partial:
+                    if resampled is not None or resampled_pixels is not None:
                         kept[spec.name] = drawn
-                elif partial and spec.per_instance:
+                elif resampled is not None and spec.per_instance:
                     value = draws[spec.name].clone()
                     value[:, resampled] = drawn[:, resampled]
                     draws[spec.name] = value
-                elif partial:
+                elif resampled_pixels is not None and spec.spatial:
                     draws[spec.name] = torch.where(resampled_pixels, drawn, draws[spec.name])
             if reference is not None:
                 target = SemanticLayout(label_t, **named)

@@ -12,6 +12,15 @@ look while the page paints elsewhere; an instance new to the page gets its own d
 re-roll re-draws the noise of one instance only (``resample=`` of
 :meth:`SemanticSynthesizer.synthesize`).
 
+A generator with a noise map (a spatial random input, one a caller may give as a vector per
+sample: ``vector_per_sample=True``, as a 3D noise is declared) is kept the same way, per class:
+the page's last map holds one vector per class (the synthesizer draws one vector per image, and
+re-draws the chosen classes' pixels with one vector), so the painter keeps that vector for each
+class and gives back the map of the painted classes' vectors with each stroke: a region keeps
+its look, pixels painted over take the vector of their new class, a class new to the page is
+drawn from the seed (as a new page would draw it), and a re-roll re-draws the clicked class's
+vector only (``resample_classes=``).
+
 A generator whose style encoder gives one style code per class (SEAN's) paints from codes the
 page picks per class among its style sources (photos with their label maps, encoded once by
 :meth:`PaintModel.encode_styles`; the server keeps them, see :mod:`.styles`).
@@ -26,6 +35,7 @@ import numpy as np
 
 from ...apis import SemanticSynthesizer
 from ...datasets.metainfo import class_metainfo
+from ...datasets.transforms import resize_map
 
 # Pages remembered for superseding; the oldest are forgotten first (a forgotten page's next
 # request is simply computed).
@@ -37,11 +47,13 @@ class Superseded(Exception):
 
 
 class KeptInputs(NamedTuple):
-    """A page's random inputs of its last image: by layout name, per-instance rows by instance
-    id (``seen``: the ids whose rows were drawn), for the ``seed`` and ``style`` of ``key``."""
+    """A page's random inputs of its last image, for the ``seed`` and ``style`` of ``key``: by
+    layout name, per-instance rows by instance id (``seen``: the ids whose rows were drawn), a
+    noise map as one row per class id (``classes``: those whose rows were drawn)."""
     key: tuple
     inputs: Dict[str, np.ndarray]
     seen: Set[int]
+    classes: Set[int] = frozenset()
 
 
 class PaintModel:
@@ -72,16 +84,22 @@ class PaintModel:
         # Per-class style codes (SEAN's encoder): the page offers a style slot per class, each
         # painted with the code of that class in a photo the user uploaded (a style source).
         self.class_styles = bool(getattr(encoder, 'per_class_codes', False))
-        self.has_z = generator.z_channels is not None
+        # What the model reads and draws comes from its layout inputs' declarations, whatever
+        # the family is called.
         specs = generator.layout_inputs()
         # A generator that reads instance maps (instance edges, per-instance conditioning) gets
         # the painted label map as its instance map: each class region is one instance.
         self.instance_edges = any(spec.name == 'instances' for spec in specs)
-        # Random inputs the synthesizer draws from the seed (a code z, per-instance noise).
-        self.seeded = any(spec.random and spec.size is not None for spec in specs)
+        # Random inputs the synthesizer draws from the seed (a code z, per-instance noise, a
+        # noise map it samples), as SemanticSynthesizer._draw draws them.
+        self.seeded = any(spec.random and (spec.size is not None or (
+            spec.spatial and spec.sample is not None)) for spec in specs)
         # Per-instance noise: the page offers a re-roll tool for it.
         self.per_instance = {spec.name for spec in specs if spec.random and spec.per_instance}
-        self.rerolls = self.instance_edges and bool(self.per_instance)
+        # Noise maps (a 3D noise) a caller may give back: kept per class, re-rolled by class.
+        self.noise_maps = {spec.name for spec in specs
+                           if spec.spatial and spec.random and spec.vector_per_sample}
+        self.rerolls = (self.instance_edges and bool(self.per_instance)) or bool(self.noise_maps)
         self._model_lock = threading.Lock()
         self._slots_lock = threading.Lock()
         self._newest: 'OrderedDict[str, int]' = OrderedDict()
@@ -102,6 +120,13 @@ class PaintModel:
         map itself (one instance per class, so edges run where classes meet), or ``None`` for
         a generator that reads none."""
         return labels if self.instance_edges else None
+
+    @staticmethod
+    def rerolled(labels: np.ndarray, reroll: Tuple[int, int]) -> int:
+        """The region a re-roll at pixel ``(x, y)`` re-draws: the class there (the painter's
+        instances are the class regions, so it is also the instance id)."""
+        x, y = reroll
+        return int(labels[y, x])
 
     def encode_styles(self, photo: str, labels: str) -> np.ndarray:
         """The per-class style codes of a photo and its label map (files), as
@@ -136,8 +161,9 @@ class PaintModel:
 
         A generator that reads instance maps gets :meth:`instance_map` (the label map: each
         class region is one instance, so edges run where classes meet). One with per-instance
-        noise reuses the page's last random inputs (see the module); ``reroll=(x, y)``
-        re-draws the noise of the instance at that pixel (a fresh draw, not from ``seed``).
+        noise or a noise map reuses the page's last random inputs (see the module);
+        ``reroll=(x, y)`` re-draws the noise of the instance, or of the class, at that pixel
+        (a fresh draw, not from ``seed``).
         ``style_codes``, ``(classes, style_channels)``: the per-class codes of a model with
         :attr:`class_styles`.
 
@@ -165,42 +191,62 @@ class PaintModel:
                                                name='the painted label map', **given)
             return image, time.perf_counter() - started, started - arrived
 
-    def _synthesize_kept(self, labels: np.ndarray, instances: np.ndarray, client: str,
+    def _synthesize_kept(self, labels: np.ndarray, instances: Optional[np.ndarray], client: str,
                          seed: Optional[int], style: Optional[str],
                          reroll: Optional[Tuple[int, int]], fixed: dict) -> np.ndarray:
-        """The image with the page's kept random inputs: instances new to the page and the
-        re-rolled one drawn, the others as before; then keeps what was used. ``fixed``: inputs
-        given as they are (style codes), not kept."""
+        """The image with the page's kept random inputs: instances and classes new to the page
+        and the re-rolled one drawn, the others as before; then keeps what was used. ``fixed``:
+        inputs given as they are (style codes), not kept."""
+        name = 'the painted label map'
         key = (seed, style)
         kept = self._kept.get(client)
         if kept is not None and kept.key != key:  # a new seed or style: everything anew
             kept = None
-        present = {int(i) for i in np.unique(instances)}
-        rows = max(present) + 1
-        given, resample = {}, set()
+        present = set() if instances is None else {int(i) for i in np.unique(instances)}
+        # the classes of the map the model reads (its size), whose pixels take a class's noise
+        model_labels = resize_map(self.synth.fit(labels, name), self.size) \
+            if self.noise_maps else None
+        classes = set() if model_labels is None else {int(c) for c in np.unique(model_labels)}
+        given, resample, resample_classes = {}, set(), set()
         if kept is not None:
-            for name, value in kept.inputs.items():
-                if name in self.per_instance and value.shape[1] < rows:  # ids new to the page
-                    pad = np.zeros((value.shape[0], rows - value.shape[1]) + value.shape[2:],
-                                   value.dtype)
+            for input_name, value in kept.inputs.items():
+                if input_name in self.per_instance and value.shape[1] <= max(present):
+                    pad = np.zeros((value.shape[0], max(present) + 1 - value.shape[1])
+                                   + value.shape[2:], value.dtype)  # ids new to the page
                     value = np.concatenate([value, pad], 1)
-                given[name] = value
+                elif input_name in self.noise_maps:  # each pixel its class's vector
+                    value = np.ascontiguousarray(value[model_labels].transpose(2, 0, 1)[None])
+                given[input_name] = value
             resample = present - kept.seen
+            resample_classes = classes - kept.classes
         if reroll is not None:
-            x, y = reroll
-            resample.add(int(instances[y, x]))
+            region = self.rerolled(labels, reroll)
+            if self.per_instance:
+                resample.add(region)
+            if self.noise_maps:
+                resample_classes.add(region)
             seed = None  # a re-roll is a new look each time
+        again = dict(resample=sorted(resample) or None if self.per_instance else None,
+                     resample_classes=sorted(resample_classes) or None if self.noise_maps
+                     else None)
         images, used = self.synth.synthesize(
-            labels, instances, style=style, seed=seed, name='the painted label map',
-            resample=sorted(resample) if given and resample else None, return_inputs=True,
-            **given, **fixed)
+            labels, instances, style=style, seed=seed, name=name, return_inputs=True,
+            **(again if kept is not None else {}), **given, **fixed)
         inputs = dict(used[0])
         ids = sorted(present)
-        for name in self.per_instance & set(given):  # rows of ids absent now stay kept
-            merged = given[name].copy()
-            merged[:, ids] = inputs[name][:, ids]
-            inputs[name] = merged
-        self._kept[client] = KeptInputs(key, inputs, present | (kept.seen if kept else set()))
+        for input_name in self.per_instance & set(given):  # rows of ids absent now stay kept
+            merged = given[input_name].copy()
+            merged[:, ids] = inputs[input_name][:, ids]
+            inputs[input_name] = merged
+        for input_name in self.noise_maps & set(inputs):  # classes absent now stay kept
+            noise = inputs[input_name][0]
+            rows = kept.inputs[input_name].copy() if kept is not None else np.zeros(
+                (self.num_classes, noise.shape[0]), noise.dtype)
+            found, first = np.unique(model_labels.ravel(), return_index=True)
+            rows[found] = noise.reshape(noise.shape[0], -1)[:, first].T
+            inputs[input_name] = rows
+        self._kept[client] = KeptInputs(key, inputs, present | (kept.seen if kept else set()),
+                                        classes | (kept.classes if kept else set()))
         self._kept.move_to_end(client)
         while len(self._kept) > MAX_CLIENTS:
             self._kept.popitem(last=False)

@@ -8,9 +8,10 @@ for a bug, which is also logged with its traceback):
 - ``POST /api/synthesize``: ``{"model", "client", "seq", "labels", "seed"?, "style"?,
   "reroll"?}`` -> ``{"image": data URL, "compute_ms", "wait_ms", "server_ms", ...}``; 409 when
   a newer request of the same page superseded it (see :mod:`.model`). ``"reroll": {"x", "y"}``
-  (a label pixel), for a model with per-instance noise (``"reroll": true`` in its description),
-  re-draws the noise of the instance there and keeps the others' (the answer names it,
-  ``"rerolled"``).
+  (a label pixel), for a model with per-instance noise or a noise map (``"reroll": true`` in
+  its description), re-draws the noise of the region there (its instance, or its class's pixels
+  of the noise map) and keeps the others' (the answer names it, ``"rerolled"``: the class id,
+  which is the painter's instance id).
 - ``POST /api/read-labels``: a label map file (multipart field ``file``), read and checked as
   ``tools/synthesize.py`` reads it (another aspect ratio than the canvas's is refused), resized
   to the canvas -> ``{"labels", ...}``.
@@ -253,9 +254,9 @@ def create_app(models: Sequence[PaintModel],
         if reroll is not None:
             if not model.rerolls:
                 raise RequestError(f'"reroll": the {model.norm} model draws no per-instance '
-                                   'noise, so there is nothing to re-roll (its page shows no '
-                                   're-roll tool)')
-            extra['rerolled'] = int(model.instance_map(labels)[reroll[1], reroll[0]])
+                                   'noise and no noise map, so there is nothing to re-roll '
+                                   '(its page shows no re-roll tool)')
+            extra['rerolled'] = model.rerolled(labels, reroll)
         codes = state.class_style_codes(body, model, client)
         image, compute_s, wait_s = model.synthesize(labels, client, seq, seed, style, reroll,
                                                     codes)

@@ -276,8 +276,9 @@ function synthesizeStyled() {
   }
 }
 
-// Re-roll: a model with per-instance noise draws a new look for the instance under (x, y)
-// (the painter's instances are the class regions); the label map does not change.
+// Re-roll: a model with per-instance noise or a noise map draws a new look for the region
+// under (x, y) (the painter's instances are the class regions; a noise map is re-drawn over
+// the class's pixels); the label map does not change.
 function reroll(x, y) {
   const point = { x: Math.floor(x), y: Math.floor(y) };
   for (const panel of panels) {
@@ -578,7 +579,7 @@ function setupControls() {
   for (const button of document.querySelectorAll('[data-tool]')) {
     button.addEventListener('click', () => setTool(button.dataset.tool));
   }
-  // The re-roll tool, for models with per-instance noise only.
+  // The re-roll tool, for models with per-instance noise or a noise map only.
   $('[data-tool=reroll]').hidden = !state.models.some((m) => m.reroll);
   $('#brush-size').max = Math.max(8, Math.floor(Math.max(state.width, state.height) / 2));
   $('#brush-size').addEventListener('input', (event) => setBrush(Number(event.target.value)));
