@@ -17,12 +17,14 @@ test: setup
 
 # PUBLISHED_CODE=DIR (a checkout of the published CLADE repository), PUBLISHED_INADE_CODE=DIR
 # (of the published INADE one; `git archive HEAD data models options util` of it is enough) and
-# PUBLISHED_SEAN_CODE=DIR (of the published SEAN one, likewise) time their generators too.
+# PUBLISHED_SEAN_CODE=DIR (of the published SEAN one, likewise) and PUBLISHED_OASIS_CODE=DIR (of
+# the published OASIS one; `git archive HEAD models` is enough) time their generators too.
 bench: setup
 	$(PY) benchmarks/bench_norms.py
 	$(PY) benchmarks/bench_generators.py $(if $(PUBLISHED_CODE),--published-code $(PUBLISHED_CODE)) \
 		$(if $(PUBLISHED_INADE_CODE),--published-inade-code $(PUBLISHED_INADE_CODE)) \
-		$(if $(PUBLISHED_SEAN_CODE),--published-sean-code $(PUBLISHED_SEAN_CODE))
+		$(if $(PUBLISHED_SEAN_CODE),--published-sean-code $(PUBLISHED_SEAN_CODE)) \
+		$(if $(PUBLISHED_OASIS_CODE),--published-oasis-code $(PUBLISHED_OASIS_CODE))
 
 # The painter (tools/paint.py) on http://127.0.0.1:8765/ with the demo's CLADE; on a fresh clone
 # it trains the demo's models first (`make demo`). Other models: make paint PAINT_ARGS="CONFIG

@@ -16,8 +16,8 @@ published code, and the line that says which CPU a figure is from.
   config file or a norm's registered name (then the family's :data:`SETTING` config, or for a
   norm without one the training configs' GAN with that norm).
 * The published code from checkouts: :data:`PUBLISHED_CODEBASES`, one module each
-  (:mod:`published_clade`, :mod:`published_inade`, :mod:`published_sean`), all with the same
-  calls.
+  (:mod:`published_clade`, :mod:`published_inade`, :mod:`published_sean`,
+  :mod:`published_oasis`), all with the same calls.
 * :func:`cpu_line`: the CPU capability (``clade_mm.ops.cpu.cpu_capability()``), printed beside
   every figure.
 
@@ -44,6 +44,7 @@ from clade_mm.layers.layout import sample_inputs
 from clade_mm.ops.cpu import cpu_capability
 import published_clade
 import published_inade
+import published_oasis
 import published_sean
 from published_clade import published_generators, published_inputs  # noqa: F401
 
@@ -61,7 +62,7 @@ SETTING = 'ade20k'
 # ``OPTION`` (its command-line option), ``REPOSITORY``, ``published_generators(path,
 # num_classes, size, ngf)`` -> ``{family: generator}`` and ``published_inputs(generator,
 # labels, given)`` -> its keyword arguments (``given``: the layout's other inputs, by name).
-PUBLISHED_CODEBASES = (published_clade, published_inade, published_sean)
+PUBLISHED_CODEBASES = (published_clade, published_inade, published_sean, published_oasis)
 
 
 def cpu_line() -> str:
@@ -193,8 +194,11 @@ def quiet_logs(level: int = logging.INFO):
 
 # --- models --------------------------------------------------------------------------------
 def compared_norms() -> List[str]:
-    """:data:`BASELINE`, then every registered conditional norm family, by registered name."""
-    return [BASELINE, *norm_families()]
+    """:data:`BASELINE`, then every registered conditional norm family, by registered name,
+    then the models of :func:`setting_configs` that are no family's (CLADE-OASIS: CLADE's norm
+    in OASIS's generator), by name."""
+    families = list(norm_families())
+    return [BASELINE, *families, *(name for name in setting_configs() if name not in families)]
 
 
 def pairs(names: List[str]) -> List[Tuple[str, str]]:
@@ -214,15 +218,26 @@ def build_norm(name: str, num_features: int, num_classes: int) -> nn.Module:
 
 @functools.lru_cache(maxsize=None)
 def setting_configs() -> Dict[str, str]:
-    """``{registered norm name: config file}`` of the :data:`SETTING` configs
-    (``configs/*/*_<SETTING>.py``), by the norm their generator holds."""
-    found = {}
+    """``{name: config file}`` of the :data:`SETTING` configs (``configs/*/*_<SETTING>.py``):
+    a family's by the registered norm its generator holds; where several hold one norm, the
+    file named after it (``clade_ade20k.py`` for CLADE) is the family's and each other is a
+    model of its own, named by its file (``clade_oasis_ade20k.py``: ``'CLADE-OASIS'``)."""
+    by_norm: Dict[str, List[str]] = {}
     for path in sorted(glob.glob(osp.join(ROOT, 'configs', '*', f'*_{SETTING}.py'))):
         norm = Config.fromfile(path).model.generator.norm_cfg.type
-        if norm in found:
-            raise SystemExit(f'two {SETTING} configs with {norm} generators: {found[norm]} and '
-                             f'{path}; the benchmarks need one per family')
-        found[norm] = path
+        by_norm.setdefault(norm, []).append(path)
+    found = {}
+    for norm, paths in by_norm.items():
+        own = f'{norm.lower().replace("-", "_")}_{SETTING}.py'
+        if len(paths) > 1 and not any(osp.basename(p) == own for p in paths):
+            raise SystemExit(f'{len(paths)} {SETTING} configs with {norm} generators '
+                             f'({", ".join(paths)}) and none named {own}: the benchmarks '
+                             'need to know which is the family\'s')
+        for path in paths:
+            stem = osp.basename(path)[:-len(f'_{SETTING}.py')]
+            name = norm if len(paths) == 1 or osp.basename(path) == own else \
+                stem.upper().replace('_', '-')
+            found[name] = path
     return found
 
 

@@ -31,23 +31,30 @@ def published_generator_class(path: str, option: str = OPTION, repository: str =
     given with ``option``). The published SPADE-derived codebases all name their packages
     ``models``: whatever another checkout imported under that name is dropped first, so that
     one process can hold the generators of several (what is built keeps its own modules)."""
-    if not osp.isfile(osp.join(path, 'models', 'networks', 'generator.py')):
-        raise SystemExit(f'{option} {path}: no models/networks/generator.py there; give '
-                         f'the folder of a checkout of the published {repository} repository')
+    return import_published(path, 'models.networks.generator', option,
+                            repository).SPADEGenerator
+
+
+def import_published(path: str, module: str, option: str, repository: str):
+    """``module`` (``'models.networks.generator'``) of the published code at ``path``, its
+    parent packages registered bare: their ``__init__`` files import the training code
+    (losses, options, util with its extra dependencies), which the generator's own modules
+    do not need. Whatever another checkout imported as ``models`` is dropped first."""
+    parts = module.split('.')
+    if not osp.isfile(osp.join(path, *parts) + '.py'):
+        raise SystemExit(f'{option} {path}: no {"/".join(parts)}.py there; give the folder of '
+                         f'a checkout of the published {repository} repository')
     path = osp.abspath(path)
     if path not in sys.path:
         sys.path.insert(0, path)
     for name in [name for name in sys.modules if name == 'models' or
                  name.startswith('models.')]:
         del sys.modules[name]
-    # The packages' __init__ files import the training code (losses, options, util with its
-    # extra dependencies); the generator's own modules need none of it, so the packages are
-    # registered bare.
-    for name, folder in (('models', 'models'), ('models.networks', 'models/networks')):
-        package = types.ModuleType(name)
-        package.__path__ = [osp.join(path, folder)]
-        sys.modules[name] = package
-    return importlib.import_module('models.networks.generator').SPADEGenerator
+    for depth in range(1, len(parts)):
+        package = types.ModuleType('.'.join(parts[:depth]))
+        package.__path__ = [osp.join(path, *parts[:depth])]
+        sys.modules[package.__name__] = package
+    return importlib.import_module(module)
 
 
 def published_family(generator: nn.Module) -> str:
