@@ -3,12 +3,10 @@ a spatial random input): a stroke keeps every class's noise, a re-roll re-draws 
 clicked class's pixels only (``resample_classes=``), through the server and in the browser."""
 import numpy as np
 import pytest
-from PIL import Image
 
 from clade_mm.apps.paint import create_app, load_models
-from clade_mm.apps.paint.server import running_server
 from tests.test_apis.test_synthesize_oasis import CONFIG, make_oasis
-from tests.test_apps.test_paint_reroll import Page, change, far_from
+from tests.test_apps.test_paint_reroll import Page, change, far_from, reroll_tree_in_browser
 
 SKY, GRASS, TREE, ROCK = 0, 1, 3, 4
 
@@ -104,40 +102,10 @@ def test_reroll_redraws_the_clicked_class_and_keeps_the_others(client, oasis):
 
 
 def test_reroll_in_the_browser(oasis, tmp_path):
-    from tests.test_apps.test_paint_browser import SETTLED, require_browser, shown_image
-    require_browser()
-    from playwright.sync_api import expect, sync_playwright
     labels = scene()
-    Image.fromarray(labels).save(tmp_path / 'scene.png')
-    with running_server([oasis]) as url, sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path='/usr/bin/chromium', args=['--no-sandbox', '--disable-dev-shm-usage'])
-        try:
-            page = browser.new_page(viewport=dict(width=1500, height=900))
-            page_errors = []
-            page.on('pageerror', lambda err: page_errors.append(str(err)))
-            page.goto(url)
-            page.wait_for_function(SETTLED)
-            page.set_input_files('#load-labels', str(tmp_path / 'scene.png'))
-            expect(page.locator('#message')).to_contain_text('Loaded scene.png')
-            page.wait_for_function(SETTLED)
-            before = shown_image(page).astype(int)
-            assert np.array_equal(before, oasis.synth.synthesize(labels, seed=0)[0])
-            shown = page.get_attribute('figure.output', 'data-shown')
-            tool = page.locator('button[data-tool=reroll]')
-            tool.click()
-            expect(tool).to_have_attribute('aria-pressed', 'true')
-            box = page.locator('#labels').bounding_box()
-            scale = box['width'] / 64
-            page.mouse.click(box['x'] + 12.5 * scale, box['y'] + 15.5 * scale)  # the tree
-            page.wait_for_function(
-                f'() => document.querySelector("figure.output").dataset.shown !== "{shown}" '
-                f'&& ({SETTLED})()')
-            after = shown_image(page).astype(int)
-            tree = labels == TREE
-            assert change(after, before)[tree].mean() > 5
-            assert change(after, before)[tree].mean() > 3 * change(after, before)[
-                far_from(tree)].mean()
-            assert not page_errors
-        finally:
-            browser.close()
+    before, after = reroll_tree_in_browser(oasis, labels, tmp_path)
+    assert np.array_equal(before, oasis.synth.synthesize(labels, seed=0)[0])
+    tree = labels == TREE
+    assert change(after, before)[tree].mean() > 5
+    assert change(after, before)[tree].mean() > 3 * change(after, before)[
+        far_from(tree)].mean()

@@ -3,15 +3,11 @@
 # discriminator with N+1 outputs, the class-balanced N+1 loss and LabelMix (weight 10), the
 # generator's EMA (decay 0.9999), no VGG and no feature matching (nothing to download).
 # Adam (0.0, 0.999), G 1e-4, D 4e-4, constant rates. A dataset config sets the classes.
+_base_ = '../../_base_/models/semantic_gan.py'  # for its data preprocessor
 model = dict(
+    _delete_=True,
     type='OASISGAN',
-    data_preprocessor=dict(
-        type='DataPreprocessor',
-        mean=127.5,
-        std=127.5,
-        output_channel_order='RGB',
-        non_image_keys=['label', 'instance', 'position'],
-        data_keys=None),
+    data_preprocessor={{_base_.model.data_preprocessor}},
     generator=dict(
         type='OASISGenerator',
         num_classes=None,

@@ -14,7 +14,8 @@ from mmagic.registry import MODELS
 from ....layers import ConditionalNorm, LayoutInput, semantic_layout
 from ....layers.layout import unique_inputs
 from ....layers.noise_spade import noise_map_input
-from ..spade.generator import SemanticResBlock, generator_layout, init_spade_weights
+from ..spade.generator import (SemanticResBlock, generator_layout, init_spade_weights,
+                               latent_size)
 
 # Channels of the blocks' inputs and the last block's output, in units of base_channels.
 BLOCK_WIDTHS = (16, 16, 16, 8, 4, 2, 1)
@@ -89,14 +90,7 @@ class OASISGenerator(BaseModule):
             for spec in m.layout_inputs()))
 
     def _latent_size(self, size: Tuple[int, int]) -> Tuple[int, int]:
-        """The first feature map's size for images of ``size``."""
-        factor = 2 ** self.num_ups
-        if size[0] % factor or size[1] % factor:
-            raise ValueError(
-                f'image size {size[0]}x{size[1]} does not divide by {factor} (the OASIS '
-                f'generator upsamples {self.num_ups} times): resize or crop to a multiple of '
-                f'{factor}, e.g. {size[0] // factor * factor}x{size[1] // factor * factor}.')
-        return size[0] // factor, size[1] // factor
+        return latent_size(size, self.num_ups, 'the OASIS generator')
 
     def init_weights(self):
         """Xavier-normal (gain 0.02) convs, zero biases, as published."""

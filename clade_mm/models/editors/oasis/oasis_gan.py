@@ -31,9 +31,8 @@ class OASISGAN(SemanticGAN):
             :class:`SemanticGAN`.
 
     Steps: the discriminator sees the fake, the real and (with LabelMix) the mixed images in
-    one pass (it has no batch statistics, so this is the published three passes at once);
-    mmagic's ``train_step`` updates the discriminator first, then the generator (the published
-    loop runs the generator's update first). At test time :meth:`forward` also gives the
+    three passes, as published; mmagic's ``train_step`` updates the discriminator first, then
+    the generator (the published loop runs the generator's update first). At test time :meth:`forward` also gives the
     discriminator's segmentation of the real images (``disc_label_map``), which
     :class:`~clade_mm.evaluation.DiscriminatorIoU` scores.
     """

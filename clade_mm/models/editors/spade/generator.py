@@ -52,6 +52,18 @@ def generator_layout(generator: nn.Module, labels: Tensor, inputs: dict) -> Sema
     return layout
 
 
+def latent_size(size: Tuple[int, int], num_ups: int, why: str) -> Tuple[int, int]:
+    """The first feature map's size for images of ``size`` after ``num_ups`` x2 upsamplings,
+    or a ``ValueError`` naming the sizes and ``why`` the generator upsamples that often."""
+    factor = 2 ** num_ups
+    if size[0] % factor or size[1] % factor:
+        raise ValueError(
+            f'image size {size[0]}x{size[1]} does not divide by 2**{num_ups} = {factor} '
+            f'({why}): resize or crop to a multiple of {factor}, e.g. '
+            f'{size[0] // factor * factor}x{size[1] // factor * factor}.')
+    return size[0] // factor, size[1] // factor
+
+
 def init_spade_weights(generator: nn.Module) -> None:
     """Xavier-normal (gain 0.02) convs and linears, zero biases, as SPADE (and OASIS) initialise
     their generators. What a norm declares in ``own_init_modules`` (CLADE's class-wise banks)
@@ -227,14 +239,8 @@ class SemanticGenerator(BaseModule):
             for spec in m.layout_inputs()))
 
     def _latent_size(self, size: Tuple[int, int]) -> Tuple[int, int]:
-        factor = 2 ** self.num_ups
-        if size[0] % factor or size[1] % factor:
-            raise ValueError(
-                f'image size {size[0]}x{size[1]} does not divide by 2**{self.num_ups} = {factor} '
-                f"(num_upsampling_layers='{self.num_upsampling_layers}'): resize or crop to a "
-                f'multiple of {factor}, e.g. {size[0] // factor * factor}x'
-                f'{size[1] // factor * factor}.')
-        return size[0] // factor, size[1] // factor
+        return latent_size(size, self.num_ups,
+                           f"num_upsampling_layers='{self.num_upsampling_layers}'")
 
     def init_weights(self):
         """Xavier-normal (gain 0.02) convs and linears, zero biases, as in SPADE
