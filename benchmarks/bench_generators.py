@@ -27,7 +27,7 @@ call, as inference does).
    of a steady-state training step above what the imported libraries hold (model, gradients,
    optimizer state, activations), and the growth over the step itself.
 
-    python benchmarks/bench_generators.py [--repeats 5] [--published-code DIR]
+    python benchmarks/bench_generators.py [--repeats 5] [--models NAME ...] [--published-code DIR]
                                           [--published-inade-code DIR]
                                           [--published-sean-code DIR]
                                           [--train-size 128] [--memory-size 256]
@@ -163,7 +163,7 @@ def time_inference(args):
     under ``'published ' + its family``) and ``{norm: default configuration}``."""
     labels, given = scene(args.classes, args.size)
     calls, defaults, reasons = {}, {}, {}
-    for norm in compared_norms():
+    for norm in args.models:
         configurations, defaults[norm], reason = inference_calls(norm, labels, given,
                                                                  args.classes)
         reasons.setdefault((defaults[norm], reason), []).append(norm)
@@ -217,14 +217,13 @@ def published_dest(codebase):
 def interleaved_steps(args):
     """Median seconds of one training step of each norm's GAN, interleaved."""
     steps = {norm: train_step_fn(norm, args.classes, args.train_size)
-             for norm in compared_norms()}
+             for norm in args.models}
     return interleaved_medians(steps, args.repeats)
 
 
-def ratios(fwd, defaults, train, memory):
-    """``[(what, value)]``: every two generators (later / earlier in ``compared_norms()``) by
-    each measure, and each published generator over its family's default configuration."""
-    norms = compared_norms()
+def ratios(norms, fwd, defaults, train, memory):
+    """``[(what, value)]``: every two of ``norms`` (later / earlier in ``compared_norms()``)
+    by each measure, and each published generator over its family's default configuration."""
     default = {norm: fwd[norm][config] for norm, config in defaults.items()}
     # The baseline's default is its fastest configuration: the bar the families are held to.
     default[BASELINE] = min(fwd[BASELINE].values())
@@ -263,7 +262,13 @@ def main():
     parser.add_argument('--memory-size', type=positive_int, default=256,
                         help='image size of the memory measurement (at 128x128 weights and '
                         'optimizer state, 16 bytes a parameter, dominate the activations)')
+    parser.add_argument('--models', nargs='+', metavar='NAME', choices=compared_norms(),
+                        default=compared_norms(),
+                        help=f'time these only (default: all of {", ".join(compared_norms())}; '
+                        f'{BASELINE} is the baseline every ratio table needs)')
     args = parser.parse_args()
+    # in compared_norms()'s order, the baseline first: the ratios are later / earlier
+    args.models = [name for name in compared_norms() if name in args.models or name == BASELINE]
     torch.manual_seed(0)
     print(f'{torch.get_num_threads()} threads, {args.classes} classes, batch 1\n')
 
@@ -279,7 +284,7 @@ def main():
 
     # 3. peak memory of a training step, each generator in its own process
     memory = {norm: measure_memory(norm, args.classes, args.memory_size)
-              for norm in compared_norms()}
+              for norm in args.models}
     print(f'\n{cpu_line()}\nPeak training memory, {args.memory_size}x{args.memory_size} '
           '(model, gradients, optimizer state, activations; and the growth over one step):')
     for norm, (peak, growth) in memory.items():
@@ -289,7 +294,7 @@ def main():
 
     with open(TARGETS) as f:
         targets = json.load(f)['targets']
-    rows = ratios(fwd, defaults, train, memory)
+    rows = ratios(args.models, fwd, defaults, train, memory)
     print(f'\nRatios ({cpu_line()}):')
     for what, value in rows:
         print(f'  {what:<56} {value:6.2f}x' + (

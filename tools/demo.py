@@ -1,18 +1,23 @@
 """The end-to-end demo on the embedded synthetic scenes: train, synthesise, score, report.
 
 1. write the synthetic scenes to data/synthetic (once);
-2. train CLADE and, for comparison, SPADE, INADE and SEAN
-   (configs/{clade,spade,inade,sean}/*_synthetic.py) and a small mmseg segmentor on the real
-   photos (configs/segmentors/fcn_r18_synthetic.py);
+2. train CLADE and, for comparison, SPADE, INADE, SEAN, OASIS and CLADE trained the OASIS way
+   (configs/{clade,spade,inade,sean}/*_synthetic.py, configs/oasis/{,clade_}oasis_synthetic.py)
+   and a small mmseg segmentor on the real photos (configs/segmentors/fcn_r18_synthetic.py);
 3. synthesise the validation label maps with the four generators (INADE with the validation
    instance maps, SEAN with the style of each map's own photo, as SEAN's published test
    reconstructs them; the generators with random inputs twice: seeds 0 and 1);
 4. segment real and generated images and score them against the label maps (mIoU,
-   accuracy), as the paper's Table 1 does; for the generators with random inputs (INADE's
-   noise, SEAN's), measure how far apart the two seeds' images are (mean per-pixel distance);
-   for SEAN, how close it paints a photo from its own style and from another photo's (L1);
+   accuracy), as the paper's Table 1 does, and measure their Frechet distance to the real
+   photos (FID's formula, mmagic's; on the segmentor's backbone features, as no Inception
+   weights can be fetched here); for the generators with random inputs (INADE's noise,
+   SEAN's, OASIS's 3D noise), measure how far apart the two seeds' images are (mean per-pixel
+   distance); for SEAN, how close it paints a photo from its own style and from another
+   photo's (L1); for the models whose discriminator segments (OASIS's), its mIoU on the real
+   photos;
 5. write WORK_DIR/report.md and WORK_DIR/grid.png
-   (label | real | SPADE | CLADE | INADE seed 0 | INADE seed 1 | SEAN).
+   (label | real | SPADE | CLADE | INADE seed 0 | INADE seed 1 | SEAN | OASIS seed 0 |
+   OASIS seed 1 | CLADE-OASIS).
 
 Every training resumes from its last checkpoint, so a second run only synthesises and scores.
 
@@ -27,19 +32,28 @@ import time
 
 import numpy as np
 import torch
+import torch.nn.functional as F
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
 from PIL import Image
+
+from mmagic.evaluation.metrics import FrechetInceptionDistance
+from mmagic.registry import MODELS as GAN_MODELS
 
 from clade_mm.apis import SemanticSynthesizer, positive_int
 from clade_mm.datasets import SYNTHETIC_CLASSES, read_image, read_map, write_synthetic_dataset
 from clade_mm.engine.hooks import label_palette, sample_grid
 from clade_mm.evaluation import SegmentationScore
+from clade_mm.evaluation.segmentation_score import label_areas, score_areas
 from clade_mm.layers.layout import missing_inputs
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 MODELS = (('CLADE', 'configs/clade/clade_synthetic.py'),
           ('SPADE', 'configs/spade/spade_synthetic.py'),
           ('INADE', 'configs/inade/inade_synthetic.py'),
-          ('SEAN', 'configs/sean/sean_synthetic.py'))
+          ('SEAN', 'configs/sean/sean_synthetic.py'),
+          ('OASIS', 'configs/oasis/oasis_synthetic.py'),
+          ('CLADE-OASIS', 'configs/oasis/clade_oasis_synthetic.py'))
 SEGMENTOR = 'configs/segmentors/fcn_r18_synthetic.py'
 SEEDS = (0, 1)  # of the random inputs (INADE's noise): the first is scored, both are compared
 MIOU_MARGIN = 2.0  # INADE's and SEAN's segmentation scores are held within this of CLADE's
@@ -65,6 +79,47 @@ def grey_levels(images, others):
     """Mean absolute difference of two lists of uint8 images, over pixels and RGB channels and
     then over the images, in grey levels (0..255)."""
     return float(np.mean([np.abs(a.astype(np.int16) - b).mean() for a, b in zip(images, others)]))
+
+
+def segmentor_features(metric, images):
+    """``(samples, C)`` features of the segmentor's backbone (its last stage, averaged over
+    4x4 cells of the image: 16 samples per image) of uint8 RGB images."""
+    segmentor = metric.segmentor
+    inputs = [torch.from_numpy(img[..., ::-1].copy()).permute(2, 0, 1).float() for img in images]
+    with torch.no_grad():
+        data = segmentor.data_preprocessor(dict(inputs=inputs), False)
+        cells = F.adaptive_avg_pool2d(segmentor.extract_feat(data['inputs'])[-1], 4)
+    return cells.permute(0, 2, 3, 1).flatten(0, 2).double().numpy()
+
+
+def frechet_distance(features, real_features):
+    """FID's formula (mmagic's) between two sets of feature rows."""
+    return FrechetInceptionDistance._calc_fid(
+        features.mean(0), np.cov(features, rowvar=False), real_features.mean(0),
+        np.cov(real_features, rowvar=False))[0]
+
+
+def discriminator_scores(config, checkpoint, reals, labels):
+    """The mIoU etc. of a model's discriminator segmenting the real photos, for a model whose
+    discriminator segments (``segment``, OASIS's); ``None`` for other models."""
+    cfg = Config.fromfile(osp.join(ROOT, config))
+    init_default_scope('mmagic')
+    model = GAN_MODELS.build(cfg.model)
+    if not hasattr(model, 'segment'):
+        return None
+    state = torch.load(checkpoint, map_location='cpu', weights_only=False)['state_dict']
+    model.load_state_dict(state, strict=True)
+    model.eval()
+    num_classes = model.discriminator.num_classes
+    table = torch.arange(num_classes)
+    areas = []
+    for i in range(0, len(reals), 8):
+        batch = torch.stack([torch.from_numpy(r.copy()).permute(2, 0, 1).float() / 127.5 - 1
+                             for r in reals[i:i + 8]])
+        for prediction, label in zip(model.segment(batch), labels[i:i + 8]):
+            areas.append(label_areas(prediction, torch.from_numpy(label.astype(np.int64)),
+                                     table, num_classes))
+    return score_areas(areas)
 
 
 def needs_style(synth):
@@ -164,6 +219,12 @@ def main():
     metric = SegmentationScore(osp.join(ROOT, SEGMENTOR), seg_checkpoint,
                                num_generator_classes=len(SYNTHETIC_CLASSES), keys='fake_img')
     rows, scores_by_name = [], {}
+    real_features = segmentor_features(metric, reals)
+    # the real photos' own distance: the training photos against the validation ones
+    train_dir = osp.join(args.data_root, 'train', 'images')
+    train_photos = [np.ascontiguousarray(read_image(osp.join(train_dir, n))[..., ::-1])
+                    for n in sorted(os.listdir(train_dir))[:len(reals)]]
+    fid_reference = frechet_distance(segmentor_features(metric, train_photos), real_features)
     for name, images in [('real photos', reals)] + list(fakes.items()):
         metric.results.clear()
         samples = [dict(fake_img=torch.from_numpy(img[..., ::-1].copy()).permute(2, 0, 1),
@@ -172,17 +233,29 @@ def main():
         for i in range(0, len(samples), 8):
             metric.process(None, samples[i:i + 8])
         scores = {k.split('/')[-1]: v for k, v in metric.compute_metrics(metric.results).items()}
+        scores['FID'] = fid_reference if name == 'real photos' else frechet_distance(
+            segmentor_features(metric, images), real_features)
         rows.append((name, scores))
         scores_by_name[name] = scores
         print(f'[demo] {name:<12} mIoU {scores["mIoU"]:5.1f}  mAcc {scores["mAcc"]:5.1f}  '
-              f'aAcc {scores["aAcc"]:5.1f}')
+              f'aAcc {scores["aAcc"]:5.1f}  FID {scores["FID"]:6.2f}')
+    disc_notes = []
+    for name, config in MODELS:
+        disc = discriminator_scores(config, checkpoints[name], reals, labels)
+        if disc is not None:
+            disc_notes.append(f'{name}\'s discriminator segments the real validation photos at '
+                              f'{disc["mIoU"]:.1f} mIoU (the segmentor: '
+                              f'{scores_by_name["real photos"]["mIoU"]:.1f}).')
+            print(f'[demo] {disc_notes[-1]}')
 
     step('writing the report')
     count = min(args.grid_rows, len(names))
     palette = label_palette(len(SYNTHETIC_CLASSES))
     columns = {'SPADE': 'SPADE', 'CLADE': 'CLADE', 'INADE': f'INADE seed {SEEDS[0]}',
                f'INADE seed {SEEDS[1]}': f'INADE seed {SEEDS[1]}',
-               'SEAN': 'SEAN (own style)'}  # fakes key: title
+               'SEAN': 'SEAN (own style)', 'OASIS': f'OASIS seed {SEEDS[0]}',
+               f'OASIS seed {SEEDS[1]}': f'OASIS seed {SEEDS[1]}',
+               'CLADE-OASIS': 'CLADE-OASIS'}  # fakes key: title
     grid_names = ' | '.join(['label map', 'real photo'] + list(columns.values()))
     columns = list(columns)
     grid = sample_grid(np.stack(labels[:count]), np.stack(reals[:count]),
@@ -215,15 +288,21 @@ def main():
         f'{len(names)} validation label maps, segmented by the FCN trained on the real '
         'training photos (`configs/segmentors/fcn_r18_synthetic.py`); higher is better. '
         f'Generators with random inputs (INADE: its per-instance noise, with the validation '
-        f'instance maps; SEAN: its per-pixel noise, with the style of each map\'s own photo) '
-        f'are scored on seed {SEEDS[0]}; their row "seed {SEEDS[1]}" is another '
-        'draw. *Seed distance*: the mean per-pixel distance between the images of seeds '
-        f'{SEEDS[0]} and {SEEDS[1]} (|difference| over pixels and RGB channels, in grey levels '
-        'of 0..255, averaged over the validation maps); "-" for deterministic generators.', '',
-        '| images | mIoU | mean acc. | pixel acc. | seed distance |', '|---|---|---|---|---|']
+        f'instance maps; SEAN: its per-pixel noise, with the style of each map\'s own photo; '
+        f'OASIS and CLADE-OASIS: their 3D noise) are scored on seed {SEEDS[0]}; their row '
+        f'"seed {SEEDS[1]}" is another draw. *FID*: the Frechet distance (FID\'s formula, '
+        'mmagic\'s) to the real validation photos, on the segmentor\'s backbone features '
+        '(its last stage averaged over 4x4 cells of each image), not Inception\'s, whose '
+        'weights are not at hand here; lower is better; the real photos\' row is the '
+        'training photos\' distance to them. *Seed distance*: the mean per-pixel distance '
+        f'between the images of seeds {SEEDS[0]} and {SEEDS[1]} (|difference| over pixels and '
+        'RGB channels, in grey levels of 0..255, averaged over the validation maps); "-" for '
+        'deterministic generators.', '',
+        '| images | mIoU | mean acc. | pixel acc. | FID | seed distance |',
+        '|---|---|---|---|---|---|']
     lines += [f'| {name} | {s["mIoU"]:.1f} | {s["mAcc"]:.1f} | {s["aAcc"]:.1f} | '
-              f'{distance(name)} |' for name, s in rows]
-    lines += ['', *checks, '',
+              f'{s["FID"]:.2f} | {distance(name)} |' for name, s in rows]
+    lines += ['', *checks, '', *disc_notes, '',
               'Checkpoints: ' + ', '.join(f'{n} `{c}`' for n, c in checkpoints.items()) +
               f', segmentor `{seg_checkpoint}`.', '',
               *precision_notes,
