@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Callable, Dict, Hashable, Iterable, Optional, Tuple
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from .label_map import LayoutError, as_label_batch, instance_edges, resize_nearest
@@ -317,3 +318,30 @@ class SemanticLayout:
             given_as = f' (given as {" or ".join(spec.aliases)}=)' if spec.aliases else ''
             raise LayoutError(f'the layout input {spec.name!r}{given_as} has {problem} (expected '
                               f'{spec.shape} for a label map of shape ({n}, {h}, {w})).')
+
+
+def class_taps(layout: SemanticLayout, size: Tuple[int, int], kernel_size: int,
+                device: torch.device) -> Tuple[Tensor, Tensor]:
+    """The classes present at ``size`` (``(K,)``) and, per pixel, the rows of the ``(N, taps,
+    K + 1)`` tables its ``kernel_size x kernel_size`` window reads: ``(N h w, taps)`` int64,
+    row ``K`` for a tap outside the image (zero padding). Once per layout and size.
+
+    A convolution of a map that is constant on each class's region (a one-hot map, per-class
+    codes) is, at each pixel, the sum over its taps of one per-(tap, class) row: these are the
+    indices ``F.embedding_bag`` sums them by."""
+
+    def compute():
+        labels = layout.labels_at(size, device)
+        classes, compact = torch.unique(labels, return_inverse=True)
+        rows = classes.numel() + 1
+        pad = kernel_size // 2
+        padded = F.pad(compact, (pad, pad, pad, pad), value=rows - 1)
+        n, h, w = labels.shape
+        windows = [padded[:, ky:ky + h, kx:kx + w]
+                   for ky in range(kernel_size) for kx in range(kernel_size)]
+        taps = torch.stack(windows, -1)  # (N, h, w, taps)
+        offsets = (torch.arange(n, device=device).view(-1, 1, 1, 1) * kernel_size ** 2 +
+                   torch.arange(kernel_size ** 2, device=device)) * rows
+        return classes, (taps + offsets).reshape(-1, kernel_size ** 2)
+
+    return layout.cached(('class_taps', size, kernel_size, device), compute)

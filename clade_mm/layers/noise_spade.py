@@ -13,18 +13,24 @@ Registered as ``'NoiseSPADE'``. What the rest of the package reads (see
   chosen classes can then be drawn anew (local re-sampling). With instance edges, the
   instance map too.
 * float32: the parameter-free norm (as SPADE).
-* fusion: none (as SPADE, its cost is its three convolutions).
+* fusion: at inference (no gradient) the shared convolution's one-hot part is a gather: the
+  one-hot map is constant on each class's region, so its 3x3 convolution is, per pixel, the
+  sum of the 9 weight columns of the classes found at its taps (``F.embedding_bag``, a zero
+  row outside the image); exact, without the ``N_c``-channel input. Training runs the
+  published convolution of the concatenated map.
 * complexity: SPADE's with ``z_channels`` more input channels of the shared convolution,
-  ``9 ((N_c + z_channels) h + 2 h C)`` parameters.
+  ``9 ((N_c + z_channels) h + 2 h C)`` parameters; at inference the one-hot part costs 9
+  additions of ``h`` per pixel instead of ``9 N_c h`` multiply-adds.
 """
 import functools
 
 import torch
+import torch.nn.functional as F
 from mmengine.registry import MODELS
 from torch import Tensor
 
 from .base import ConditionalNorm
-from .layout import LayoutInput, SemanticLayout
+from .layout import LayoutInput, SemanticLayout, class_taps
 from .spade import SPADE, add_modulation_network, layout_segmap, run_modulation_network
 
 
@@ -95,10 +101,33 @@ class NoiseSPADE(SPADE):
     def modulate(self, normalized: Tensor, layout: SemanticLayout) -> Tensor:
         size, device, dtype = normalized.shape[-2:], normalized.device, normalized.dtype
         noise = layout.at(self.noise_input, size, device, type(self).__name__).to(dtype)
-        segmap = layout_segmap(layout, size, self.num_classes, self.with_instance_edge, device,
-                               dtype)
-        gamma, beta = run_modulation_network(self, torch.cat([noise, segmap], 1))
+        if torch.is_grad_enabled() or self.with_instance_edge:
+            segmap = layout_segmap(layout, size, self.num_classes, self.with_instance_edge,
+                                   device, dtype)
+            gamma, beta = run_modulation_network(self, torch.cat([noise, segmap], 1))
+        else:
+            shared = F.relu(self._shared_by_gather(noise, layout))
+            gamma, beta = self.mlp_gamma(shared), self.mlp_beta(shared)
         return normalized * (1 + gamma) + beta
+
+    def _shared_by_gather(self, noise: Tensor, layout: SemanticLayout) -> Tensor:
+        """``mlp_shared``'s convolution (before its ReLU) with the one-hot part as a gather:
+        per pixel the sum over the taps of the weight column of the class found there (zero
+        outside the image, the convolution's padding), the noise part convolved. Exactly the
+        convolution, without its ``N_c``-channel input; for inference (no gradient)."""
+        conv = self.mlp_shared[0]
+        n, _, h, w = noise.shape
+        kernel = conv.kernel_size[0]
+        out = F.conv2d(noise, conv.weight[:, :self.z_channels], conv.bias,
+                       padding=conv.padding)
+        classes, taps = class_taps(layout, (h, w), kernel, noise.device)
+        # (taps, K + 1, hidden): the weight of class classes[k] at each tap, then a zero row
+        table = conv.weight[:, self.z_channels:][:, classes].permute(2, 3, 1, 0).reshape(
+            kernel * kernel, classes.numel(), -1)
+        table = F.pad(table, (0, 0, 0, 1))
+        table = table.expand(n, *table.shape).reshape(-1, table.shape[-1])
+        gathered = F.embedding_bag(taps, table, mode='sum').view(n, h, w, -1)
+        return out + gathered.permute(0, 3, 1, 2)
 
     def extra_repr(self) -> str:
         return super().extra_repr() + f', z_channels={self.z_channels}'

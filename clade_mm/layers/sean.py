@@ -35,7 +35,7 @@ from mmengine.registry import MODELS
 from torch import Tensor
 
 from .base import ConditionalNorm
-from .layout import LayoutInput, SemanticLayout
+from .layout import LayoutInput, SemanticLayout, class_taps
 from .spade import SPADEModulation, layout_segmap
 
 STYLE_PATHS = ('gather', 'dense')
@@ -245,7 +245,7 @@ class SEAN(ConditionalNorm):
         if self.style_path == 'dense':
             out = self.style_modulation_dense(layout, size, device, dtype)
             return out if blend is None else out * blend.to(dtype).view(1, -1, 1, 1)
-        classes, taps = layout_taps(layout, tuple(size), self.kernel_size, device)
+        classes, taps = class_taps(layout, tuple(size), self.kernel_size, device)
         codes = self._codes(layout, device).to(dtype)[:, classes]  # (N, K, S)
         projected = self.style_projections(codes, classes)  # (N, K, S)
         tables, bias = self._tap_products(projected, dtype)  # (N, K, taps, 2C), (2C,)
@@ -298,26 +298,3 @@ class SEAN(ConditionalNorm):
         return (f'num_features={self.num_features}, num_classes={self.num_classes}, '
                 f'style_channels={self.style_channels}, with_style={self.with_style}, '
                 f'style_path={self.style_path!r}')
-
-
-def layout_taps(layout: SemanticLayout, size: Tuple[int, int], kernel_size: int,
-                device: torch.device) -> Tuple[Tensor, Tensor]:
-    """The classes present at ``size`` (``(K,)``) and, per pixel, the rows of the ``(N, taps,
-    K + 1)`` tables its ``kernel_size x kernel_size`` window reads: ``(N h w, taps)`` int64,
-    row ``K`` for a tap outside the image (zero padding). Once per layout and size."""
-
-    def compute():
-        labels = layout.labels_at(size, device)
-        classes, compact = torch.unique(labels, return_inverse=True)
-        rows = classes.numel() + 1
-        pad = kernel_size // 2
-        padded = F.pad(compact, (pad, pad, pad, pad), value=rows - 1)
-        n, h, w = labels.shape
-        windows = [padded[:, ky:ky + h, kx:kx + w]
-                   for ky in range(kernel_size) for kx in range(kernel_size)]
-        taps = torch.stack(windows, -1)  # (N, h, w, taps)
-        offsets = (torch.arange(n, device=device).view(-1, 1, 1, 1) * kernel_size ** 2 +
-                   torch.arange(kernel_size ** 2, device=device)) * rows
-        return classes, (taps + offsets).reshape(-1, kernel_size ** 2)
-
-    return layout.cached(('sean_taps', size, kernel_size, device), compute)
