@@ -634,28 +634,21 @@ def convert_official_checkpoint(src: str, dst: str, config: str, encoder: Option
         raise OfficialCheckpointError(
             f'{discriminator}: the config {config} has no model.discriminator to take it')
     generator = build_generator(cfg)
-    try:
-        result = convert_official_state_dict(generator_state, generator, encoder_state,
-                                             allow_unused)
-    except OfficialCheckpointError as err:
-        raise OfficialCheckpointError(f'{src} does not fit the generator of {config}:\n  '
-                                      f'{err}') from None
-    ema_result = None
-    if ema_state is not None:
+    def fitting(source, part, convert):
         try:
-            ema_result = convert_official_state_dict(ema_state, generator, encoder_state,
-                                                     allow_unused)
+            return convert()
         except OfficialCheckpointError as err:
-            raise OfficialCheckpointError(f'{ema} (the EMA generator) does not fit the '
-                                          f'generator of {config}:\n  {err}') from None
-    disc_weights = None
-    if disc_state is not None:
-        try:
-            disc_weights = convert_discriminator_state_dict(disc_state,
-                                                            _build_discriminator(cfg))
-        except OfficialCheckpointError as err:
-            raise OfficialCheckpointError(f'{discriminator} does not fit the discriminator of '
-                                          f'{config}:\n  {err}') from None
+            raise OfficialCheckpointError(f'{source} does not fit the {part} of {config}:\n  '
+                                          f'{err}') from None
+
+    result = fitting(src, 'generator', lambda: convert_official_state_dict(
+        generator_state, generator, encoder_state, allow_unused))
+    ema_result = None if ema_state is None else fitting(
+        f'{ema} (the EMA generator)', 'generator', lambda: convert_official_state_dict(
+            ema_state, generator, encoder_state, allow_unused))
+    disc_weights = None if disc_state is None else fitting(
+        discriminator, 'discriminator',
+        lambda: convert_discriminator_state_dict(disc_state, _build_discriminator(cfg)))
     notes: List[str] = []
     try:
         weights = _adapted(generator_file_codebase(generator_state), 'generator',
