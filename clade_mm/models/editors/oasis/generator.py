@@ -6,16 +6,14 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from mmengine.model import BaseModule
-from mmengine.registry import MODELS as ROOT_MODELS
 from torch import Tensor
 
 from mmagic.registry import MODELS
 
-from ....layers import ConditionalNorm, LayoutInput, semantic_layout
-from ....layers.layout import unique_inputs
+from ....layers import LayoutInput, semantic_layout
 from ....layers.noise_spade import noise_map_input
-from ..spade.generator import (SemanticResBlock, generator_layout, init_spade_weights,
-                               latent_size)
+from ..spade.generator import (SemanticResBlock, generator_inputs, generator_layout,
+                               init_spade_weights, latent_size, norm_class)
 
 # Channels of the blocks' inputs and the last block's output, in units of base_channels.
 BLOCK_WIDTHS = (16, 16, 16, 8, 4, 2, 1)
@@ -24,13 +22,12 @@ BLOCK_WIDTHS = (16, 16, 16, 8, 4, 2, 1)
 def _with_noise(norm_cfg: dict, z_channels: int) -> dict:
     """``norm_cfg`` with the generator's ``z_channels`` for a norm that reads the 3D noise
     (one whose constructor takes ``z_channels``); other norms (CLADE) as they are."""
-    norm_type = norm_cfg['type']
-    norm_cls = norm_type if isinstance(norm_type, type) else ROOT_MODELS.get(norm_type)
+    norm_cls = norm_class(norm_cfg)
     if norm_cls is not None and 'z_channels' in inspect.signature(norm_cls).parameters:
         if not z_channels:
-            raise ValueError(f"norm_cfg type {norm_type!r} reads the 3D noise, but the generator "
-                             'has z_channels=0: set z_channels (64 in OASIS) or choose a norm '
-                             'without noise')
+            raise ValueError(f"norm_cfg type {norm_cfg['type']!r} reads the 3D noise, but the "
+                             'generator has z_channels=0: set z_channels (64 in OASIS) or '
+                             'choose a norm without noise')
         return {'z_channels': z_channels, **norm_cfg}
     return dict(norm_cfg)
 
@@ -43,11 +40,11 @@ class OASISGenerator(BaseModule):
     up -> ``body.1`` -> up -> ... -> ``body.5`` -> LeakyReLU -> ``conv_img`` -> tanh; nearest x2
     upsampling; block widths 16, 16, 8, 4, 2, 1 x ``base_channels`` after a first 16.
 
-    The 3D noise ``noise_3d`` (``(N, z_channels, H, W)``, the published ``z``; drawn per image when not given) enters the
-    first convolution and every norm that reads it: OASIS's ``NoiseSPADE`` convolves it with
-    the one-hot map. A norm without a convolution over the map (CLADE) does not read it; then
-    the noise enters through the first convolution only (``configs/oasis/README.md`` measures
-    that against no noise at all, ``z_channels=0``).
+    The 3D noise ``noise_3d`` (``(N, z_channels, H, W)``, the published ``z``; drawn per image
+    when not given) enters the first convolution and every norm that reads it: OASIS's
+    ``NoiseSPADE`` convolves it with the one-hot map. A norm without a convolution over the
+    map (CLADE) does not read it; then the noise enters through the first convolution only
+    (``configs/oasis/README.md`` measures that against no noise at all, ``z_channels=0``).
 
     Args:
         num_classes: semantic classes ``N_c`` (including a don't-care class).
@@ -84,10 +81,7 @@ class OASISGenerator(BaseModule):
 
     def layout_inputs(self) -> Tuple[LayoutInput, ...]:
         """The 3D noise, then what the norms read, each once."""
-        own = (self.noise_input, ) if self.noise_input is not None else ()
-        return unique_inputs(own + tuple(
-            spec for m in self.modules() if isinstance(m, ConditionalNorm)
-            for spec in m.layout_inputs()))
+        return generator_inputs(self, (self.noise_input, ) if self.noise_input else ())
 
     def _latent_size(self, size: Tuple[int, int]) -> Tuple[int, int]:
         return latent_size(size, self.num_ups, 'the OASIS generator')

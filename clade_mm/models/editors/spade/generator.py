@@ -20,12 +20,18 @@ from ...spectral_norm import SpectralNormConv2d, raw_weight
 UPSAMPLING_LAYERS = {'normal': 5, 'more': 6, 'most': 7}
 
 
+def norm_class(norm_cfg: dict) -> Optional[type]:
+    """The class ``norm_cfg['type']`` names (a class, or a name in mmengine's root registry,
+    where mmcv's norms and the zoo's families are), ``None`` for a name it does not hold."""
+    norm_type = norm_cfg['type']
+    return norm_type if isinstance(norm_type, type) else ROOT_MODELS.get(norm_type)
+
+
 def build_semantic_norm(norm_cfg: dict, num_features: int, num_classes: int,
                         with_instance_edge: bool) -> nn.Module:
     """A norm from ``norm_cfg``; conditional norms get the class count and edge flag."""
     cfg = dict(norm_cfg)
-    norm_type = cfg['type']
-    norm_cls = norm_type if isinstance(norm_type, type) else ROOT_MODELS.get(norm_type)
+    norm_cls = norm_class(cfg)
     if norm_cls is not None and issubclass(norm_cls, ConditionalNorm):
         cfg.setdefault('num_classes', num_classes)
         cfg.setdefault('with_instance_edge', with_instance_edge)
@@ -35,6 +41,14 @@ def build_semantic_norm(norm_cfg: dict, num_features: int, num_classes: int,
 def norm_out_channels(norm: nn.Module, num_features: int) -> int:
     """Channels a norm hands on: CLADE with instance edges appends one."""
     return getattr(norm, 'out_channels', num_features)
+
+
+def generator_inputs(generator: nn.Module, own: Tuple[LayoutInput, ...]
+                     ) -> Tuple[LayoutInput, ...]:
+    """A generator's layout inputs: its ``own``, then those its norms declare, each once."""
+    return unique_inputs(own + tuple(
+        spec for m in generator.modules() if isinstance(m, ConditionalNorm)
+        for spec in m.layout_inputs()))
 
 
 def generator_layout(generator: nn.Module, labels: Tensor, inputs: dict) -> SemanticLayout:
@@ -234,9 +248,7 @@ class SemanticGenerator(BaseModule):
         then those its norms declare, each once."""
         own = ((INSTANCES, ) if self.with_instance_edge else ()) + \
             ((self.z_input, ) if self.z_channels is not None else ())
-        return unique_inputs(own + tuple(
-            spec for m in self.modules() if isinstance(m, ConditionalNorm)
-            for spec in m.layout_inputs()))
+        return generator_inputs(self, own)
 
     def _latent_size(self, size: Tuple[int, int]) -> Tuple[int, int]:
         return latent_size(size, self.num_ups,
