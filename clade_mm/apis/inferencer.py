@@ -256,15 +256,22 @@ class SemanticSynthesizer:
             + (f' (or the model\'s {size[0]}x{size[1]})' if size != tuple(map_size) else ''))
 
     @staticmethod
-    def _draw(spec: LayoutInput, rows: int, rng: torch.Generator,
+    def draws(spec: LayoutInput) -> bool:
+        """Whether :meth:`synthesize` draws the random input ``spec`` itself, from its seed
+        (one of a declared size, or a map the input samples); else the generator draws it."""
+        return spec.random and (spec.size is not None or (spec.spatial and
+                                                          spec.sample is not None))
+
+    @classmethod
+    def _draw(cls, spec: LayoutInput, rows: int, rng: torch.Generator,
               labels: torch.Tensor) -> Optional[torch.Tensor]:
-        """A seeded draw of a random input: N(0, 1) (uniform integers for an integer input: a
-        seed) of the declared size (``rows`` for the per-instance axis), a map as the input
-        samples it for ``labels``; ``None`` for one the generator draws itself."""
+        """A seeded draw of a random input (:meth:`draws`): N(0, 1) (uniform integers for an
+        integer input: a seed) of the declared size (``rows`` for the per-instance axis), a map
+        as the input samples it for ``labels``; ``None`` for one the generator draws itself."""
+        if not cls.draws(spec):
+            return None
         if spec.spatial and spec.sample is not None:
             return spec.sample(labels, rng)
-        if spec.size is None:
-            return None
         shape = (1, ) + tuple(rows if d is None else d for d in spec.size)
         if spec.integer:  # a seed
             return torch.randint(0, 2 ** 31 - 1, shape, generator=rng)

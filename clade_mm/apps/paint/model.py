@@ -91,9 +91,8 @@ class PaintModel:
         # the painted label map as its instance map: each class region is one instance.
         self.instance_edges = any(spec.name == 'instances' for spec in specs)
         # Random inputs the synthesizer draws from the seed (a code z, per-instance noise, a
-        # noise map it samples), as SemanticSynthesizer._draw draws them.
-        self.seeded = any(spec.random and (spec.size is not None or (
-            spec.spatial and spec.sample is not None)) for spec in specs)
+        # noise map it samples).
+        self.seeded = any(SemanticSynthesizer.draws(spec) for spec in specs)
         # Per-instance noise: the page offers a re-roll tool for it.
         self.per_instance = {spec.name for spec in specs if spec.random and spec.per_instance}
         # Noise maps (a 3D noise) a caller may give back: kept per class, re-rolled by class.
