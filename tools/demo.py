@@ -43,8 +43,7 @@ from mmagic.registry import MODELS as GAN_MODELS
 from clade_mm.apis import SemanticSynthesizer, positive_int
 from clade_mm.datasets import SYNTHETIC_CLASSES, read_image, read_map, write_synthetic_dataset
 from clade_mm.engine.hooks import label_palette, sample_grid
-from clade_mm.evaluation import SegmentationScore
-from clade_mm.evaluation.segmentation_score import label_areas, score_areas
+from clade_mm.evaluation import DiscriminatorIoU, SegmentationScore
 from clade_mm.layers.layout import missing_inputs
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -110,16 +109,15 @@ def discriminator_scores(config, checkpoint, reals, labels):
     state = torch.load(checkpoint, map_location='cpu', weights_only=False)['state_dict']
     model.load_state_dict(state, strict=True)
     model.eval()
-    num_classes = model.discriminator.num_classes
-    table = torch.arange(num_classes)
-    areas = []
+    metric = DiscriminatorIoU(num_classes=model.discriminator.num_classes)
     for i in range(0, len(reals), 8):
         batch = torch.stack([torch.from_numpy(r.copy()).permute(2, 0, 1).float() / 127.5 - 1
                              for r in reals[i:i + 8]])
-        for prediction, label in zip(model.segment(batch), labels[i:i + 8]):
-            areas.append(label_areas(prediction, torch.from_numpy(label.astype(np.int64)),
-                                     table, num_classes))
-    return score_areas(areas)
+        metric.process(None, [dict(disc_label_map=prediction,
+                                   label_map=torch.from_numpy(label.astype(np.int64)))
+                              for prediction, label in zip(model.segment(batch),
+                                                           labels[i:i + 8])])
+    return {k.split('/')[-1]: v for k, v in metric.compute_metrics(metric.results).items()}
 
 
 def needs_style(synth):
