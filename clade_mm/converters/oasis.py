@@ -241,6 +241,9 @@ def discriminator_fixes(shapes: Mapping[str, Shape], discriminator: nn.Module) -
     return fixes
 
 
+# the first block's norm, which every OASIS generator file has and no SPADE-layout one
+GENERATOR_SIGNATURE = 'body.0.norm_0.mlp_shared.0.weight'
+
 OASIS_CODEBASE = register_codebase(PublishedCodebase(
     name='boschresearch/OASIS',
     generator_key_rules=(
@@ -250,12 +253,11 @@ OASIS_CODEBASE = register_codebase(PublishedCodebase(
         ('body.{index}.{norm}.mlp_gamma.{param}', 'body.{index}.{norm}.mlp_gamma.{param}'),
         ('body.{index}.{norm}.mlp_beta.{param}', 'body.{index}.{norm}.mlp_beta.{param}'),
     ),
-    # the first block's norm, which every OASIS generator file has and no SPADE-layout one
-    norm_signatures=(('body.0.norm_0.mlp_shared.0.weight', 'NoiseSPADE'), ),
+    norm_signatures=((GENERATOR_SIGNATURE, 'NoiseSPADE'), ),
     files='OASIS saves <iter>_G.pth, the generator; <iter>_EMA.pth, its moving average, '
           'which the published test.py generates with; <iter>_D.pth, the discriminator',
     generator_type='OASISGenerator',
-    generator_signature='body.0.norm_0.mlp_shared.0.weight',
+    generator_signature=GENERATOR_SIGNATURE,
     generator_fixes=generator_fixes,
     discriminator_keys=discriminator_keys,
     discriminator_type='OASISDiscriminator',

@@ -3,9 +3,9 @@ trained with adversarial supervision alone, no VGG, scored by segmenting its ima
 
 The shipped config (configs/oasis/oasis_synthetic.py, its optimizers included) with the
 generator at half its width, trained STEPS steps on in-memory scenes, as the INADE test trains
-its model (its scenes). The score needs no trained segmentor: each class of the scenes has its own mean
-colour (the dataset's palette), so a pixel is segmented as the class of the nearest palette
-colour; the real photos score about 82 mIoU that way. The images are the EMA generator's, as
+its model (its scenes). The score needs no trained segmentor: each class of the scenes has its
+own mean colour (the dataset's palette), so a pixel is segmented as the class of the nearest
+palette colour; the real photos score about 82 mIoU that way. The images are the EMA generator's, as
 the Runner's test loop makes them.
 
 Measured on this machine: generated images 7.9 mIoU at initialisation and 57.8 after 250 steps

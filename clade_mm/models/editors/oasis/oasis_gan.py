@@ -32,9 +32,9 @@ class OASISGAN(SemanticGAN):
 
     Steps: the discriminator sees the fake, the real and (with LabelMix) the mixed images in
     three passes, as published; mmagic's ``train_step`` updates the discriminator first, then
-    the generator (the published loop runs the generator's update first). At test time :meth:`forward` also gives the
-    discriminator's segmentation of the real images (``disc_label_map``), which
-    :class:`~clade_mm.evaluation.DiscriminatorIoU` scores.
+    the generator (the published loop runs the generator's update first). At test time
+    :meth:`forward` also gives the discriminator's segmentation of the real images
+    (``disc_label_map``), which :class:`~clade_mm.evaluation.DiscriminatorIoU` scores.
     """
 
     def __init__(self, generator: dict, discriminator: dict,
