@@ -72,8 +72,12 @@ def batch_inputs(model, labels, given):
 
 def train_step_fn(norm, num_classes, size):
     """One training step of ``norm``'s GAN (built with its optimizers) on a :func:`scene` of
-    ``size`` x ``size``, as a call."""
+    ``size`` x ``size``, as a call; with the C library's allocator set as the runtime config's
+    ``KeepFreedMemoryHook`` sets it for CPU training."""
     from mmengine.logging import MessageHub
+
+    from clade_mm.engine import keep_freed_memory
+    keep_freed_memory()
     model, wrappers = build_gan(norm, num_classes, size=size)
     labels, given = scene(num_classes, size)
     image = torch.randint(0, 256, (3, size, size), dtype=torch.uint8)

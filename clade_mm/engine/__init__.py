@@ -1,4 +1,5 @@
 from .. import compat
+from .cpu_memory import KeepFreedMemoryHook, keep_freed_memory
 from .hooks import InterruptedWriteCleanupHook, SampleGridHook
 from .layout_conditioning import (SemanticLayoutHook, batch_layout,
                                   condition_on_batch_layout)
@@ -7,5 +8,6 @@ from .optim_wrapper import MixedPrecisionOptimWrapper
 
 compat.apply_mmagic_model_fixes()
 
-__all__ = ['InterruptedWriteCleanupHook', 'SampleGridHook', 'SemanticLayoutHook', 'batch_layout',
-           'condition_on_batch_layout', 'SemanticGANDataParallel', 'MixedPrecisionOptimWrapper']
+__all__ = ['KeepFreedMemoryHook', 'keep_freed_memory', 'InterruptedWriteCleanupHook',
+           'SampleGridHook', 'SemanticLayoutHook', 'batch_layout', 'condition_on_batch_layout',
+           'SemanticGANDataParallel', 'MixedPrecisionOptimWrapper']

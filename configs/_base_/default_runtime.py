@@ -25,7 +25,9 @@ default_hooks = dict(
     param_scheduler=dict(type='ParamSchedulerHook'),
     checkpoint=dict(type='CheckpointHook', interval=5000, by_epoch=False, max_keep_ckpts=3,
                     save_optimizer=True, save_last=True),
-    interrupted_writes=dict(type='InterruptedWriteCleanupHook'))
+    interrupted_writes=dict(type='InterruptedWriteCleanupHook'),
+    # on the CPU: reuse freed memory instead of faulting it in again every iteration
+    keep_freed_memory=dict(type='KeepFreedMemoryHook'))
 custom_hooks = [dict(type='SampleGridHook', interval=5000, num_samples=8)]
 
 log_processor = dict(type='LogProcessor', by_epoch=False, window_size=50)

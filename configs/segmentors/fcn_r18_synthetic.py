@@ -49,7 +49,8 @@ test_cfg = None
 default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=False),
-    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=600, save_last=True))
+    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=600, save_last=True),
+    keep_freed_memory=dict(type='KeepFreedMemoryHook'))  # clade_mm.engine.cpu_memory
 log_processor = dict(by_epoch=False)
 env_cfg = dict(cudnn_benchmark=False, mp_cfg=dict(mp_start_method='fork'),
                dist_cfg=dict(backend='nccl'))

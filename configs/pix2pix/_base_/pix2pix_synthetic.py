@@ -51,4 +51,5 @@ custom_hooks = [
 ]
 default_hooks = dict(
     logger=dict(interval=20),
-    checkpoint=dict(interval=200, save_best=None, max_keep_ckpts=2, save_last=True))
+    checkpoint=dict(interval=200, save_best=None, max_keep_ckpts=2, save_last=True),
+    keep_freed_memory=dict(type='KeepFreedMemoryHook'))  # clade_mm.engine.cpu_memory
