@@ -113,7 +113,7 @@ class GeneratorArchitecture:
             spade_hidden_channels=mlp_shared[0] if mlp_shared else None,
             spade_kernel_size=mlp_shared[-1] if mlp_shared else None,
             noise_channels=tuple(shapes[fc_noise])[1] if fc_noise else None,
-            style_channels=conv_gamma[1] if conv_gamma else None,
+            style_channels=conv_gamma[0] if conv_gamma else None,  # (S, 9, C): by tap
             blocks_without_style=tuple(unstyled))
 
     @classmethod

@@ -15,7 +15,9 @@ channels, ``L`` the label channels (``semantic_nc``) and ``S`` the style length 
 - ``ace_*.fc_mu{j}.weight|bias`` ``(S, S)``, ``(S,)`` -> our bank's row ``j``,
   ``norm_*.style_projections.weight.{j}|bias.{j}``, for ``j < L``. The published ACE holds 19
   of them whatever the class count; those with ``j >= L`` are left out (no class uses them).
-- ``ace_*.conv_gamma|conv_beta.weight|bias``: same names; ``(C, S, 3, 3)``, ``(C,)``.
+- ``ace_*.conv_gamma|conv_beta.weight|bias``: same names; the weight ``(C, S, 3, 3)`` kept by
+  tap as ours keeps it, ``(S, 9, C)`` (:class:`~clade_mm.layers.sean.StyleConvolution`; the
+  architecture is read from the file so prepared), the bias ``(C,)``.
 - ``ace_*.blending_gamma|blending_beta`` ``(1,)`` and ``ace_*.noise_var`` ``(C,)``: same names.
 - ``up_3`` has no style branch in the published generator (``use_rgb=False``): its ACEs hold
   the SPADE branch, the norm and ``noise_var`` (our ``block_norm_cfgs=dict(up_3=
@@ -39,6 +41,7 @@ from typing import Dict, List, Mapping, Optional, Tuple
 import torch.nn as nn
 from torch import Tensor
 
+from ..layers.sean import StyleConvolution
 from .base import PublishedCodebase, Shape, register_codebase
 
 ENCODER = 'model.generator.style_encoder'
@@ -83,6 +86,8 @@ def prepare_generator(state: Mapping[str, Tensor]
             else:
                 generator[f'{norm}.fc_mu.{j}.{fc_mu["param"]}'] = tensor
             continue
+        if rest in ('conv_gamma.weight', 'conv_beta.weight'):
+            tensor = StyleConvolution.weight_from_conv(tensor)
         generator[f'{norm}.{rest.replace("Spade.", "spade.", 1)}'] = tensor
     return generator, (encoder or None), dropped
 

@@ -104,6 +104,59 @@ class StyleProjections(nn.Module):
         return f'num_classes={len(self.weight)}, style_channels={self.weight[0].shape[0]}'
 
 
+class StyleConvolution(nn.Module):
+    """A ``k x k`` convolution (zero padding ``k // 2``) from ``in_channels`` to
+    ``out_channels`` whose weight is kept by tap: ``weight`` ``(in, k * k, out)``, ``bias``
+    ``(out,)`` (the published ``conv_gamma``, ``conv_beta``).
+
+    SEAN multiplies each class's code by this weight as the ``(in, k * k * out)`` matrix
+    (:meth:`tap_matrix`), which is then a view, and the product's gradient comes back in the
+    parameter's own layout; in ``nn.Conv2d``'s layout, ``(out, in, k, k)``, the weight would be
+    copied into that matrix in every forward and its gradient copied back in every backward
+    (millions of values per layer and step). :meth:`conv_weight` is the ``nn.Conv2d`` view, for
+    the dense reference path. A state dict in ``nn.Conv2d``'s layout (the published one, and
+    this project's before the change) loads too (:meth:`weight_from_conv`). Initialised as the
+    published generator initialises its convolutions (Xavier-normal on ``(out, in, k, k)``,
+    gain 0.02, zero bias).
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int):
+        super().__init__()
+        self.kernel_size = kernel_size
+        self.weight = nn.Parameter(torch.empty(in_channels, kernel_size ** 2, out_channels))
+        self.bias = nn.Parameter(torch.zeros(out_channels))
+        nn.init.xavier_normal_(self.conv_weight(), gain=0.02)
+
+    @staticmethod
+    def weight_from_conv(weight: Tensor) -> Tensor:
+        """An ``nn.Conv2d`` weight ``(out, in, k, k)`` in this layout, ``(in, k * k, out)``."""
+        return weight.permute(1, 2, 3, 0).reshape(weight.shape[1], -1, weight.shape[0])
+
+    def conv_weight(self) -> Tensor:
+        """The weight as ``nn.Conv2d`` takes it, ``(out, in, k, k)`` (a view)."""
+        k = self.kernel_size
+        return self.weight.view(self.weight.shape[0], k, k, -1).permute(3, 0, 1, 2)
+
+    def tap_matrix(self) -> Tensor:
+        """``(in, k * k * out)`` (a view): column ``t * out + c`` is tap ``t = ky * k + kx``,
+        output channel ``c``."""
+        return self.weight.view(self.weight.shape[0], -1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.conv2d(x, self.conv_weight().to(x.dtype), self.bias.to(x.dtype),
+                        padding=self.kernel_size // 2)
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        weight = state_dict.get(prefix + 'weight')
+        if weight is not None and weight.dim() == 4:
+            state_dict[prefix + 'weight'] = self.weight_from_conv(weight)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+    def extra_repr(self) -> str:
+        in_channels, _, out_channels = self.weight.shape
+        return f'{in_channels}, {out_channels}, kernel_size={self.kernel_size}'
+
+
 @MODELS.register_module(name='SEAN')
 class SEAN(ConditionalNorm):
     """ACE: ``out = norm(x + noise) * (1 + gamma) + beta`` with
@@ -152,11 +205,8 @@ class SEAN(ConditionalNorm):
         if with_style:
             self.codes_input = style_codes_input(num_classes, style_channels)
             self.style_projections = StyleProjections(num_classes, style_channels)
-            padding = kernel_size // 2
-            self.conv_gamma = nn.Conv2d(style_channels, num_features, kernel_size,
-                                        padding=padding)
-            self.conv_beta = nn.Conv2d(style_channels, num_features, kernel_size,
-                                       padding=padding)
+            self.conv_gamma = StyleConvolution(style_channels, num_features, kernel_size)
+            self.conv_beta = StyleConvolution(style_channels, num_features, kernel_size)
             self.blending_gamma = nn.Parameter(torch.zeros(1))
             self.blending_beta = nn.Parameter(torch.zeros(1))
 
@@ -165,7 +215,8 @@ class SEAN(ConditionalNorm):
         return ((self.codes_input, ) if self.with_style else ()) + (NOISE_SEED, )
 
     def own_init_modules(self) -> Iterable[nn.Module]:
-        return (self.style_projections, ) if self.with_style else ()
+        return (self.style_projections, self.conv_gamma, self.conv_beta) \
+            if self.with_style else ()
 
     def macs(self, x: Tensor, output: Tensor, submodule_macs: int) -> int:
         # the SPADE branch as measured (the style convolutions and projections run as
@@ -260,27 +311,14 @@ class SEAN(ConditionalNorm):
 
     def _tap_products(self, projected: Tensor, dtype: torch.dtype) -> Tuple[Tensor, Tensor]:
         """Per (sample, class) and tap, ``W_tap @ code'``: ``(N, K, taps, 2C)`` from the
-        projected codes ``(N, K, S)`` (one matrix product), and the convolutions' biases."""
+        projected codes ``(N, K, S)`` (a matrix product per convolution), and the convolutions'
+        biases."""
         n, k = projected.shape[:2]
-        weight, bias = self._tap_weight(dtype)  # (S, taps * 2C), (2C,)
-        return (projected.reshape(n * k, -1) @ weight).view(n, k, self.kernel_size ** 2, -1), bias
-
-    def _tap_weight(self, dtype: torch.dtype) -> Tuple[Tensor, Tensor]:
-        """The two style convolutions' weights as one ``(style_channels, taps * 2C)`` matrix
-        (column ``t * 2C + c``: tap ``t = ky * k + kx``, channel ``c`` of ``cat(gamma,
-        beta)``) and their biases. Kept between calls while no gradient is recorded and the
-        weights are unchanged (inference: a copy of millions of values per layer spared)."""
-        gamma, beta = self.conv_gamma.weight, self.conv_beta.weight
-        key = (gamma.data_ptr(), gamma._version, beta.data_ptr(), beta._version, dtype)
-        cached = getattr(self, '_tap_weight_cache', None)
-        if cached is not None and cached[0] == key and not torch.is_grad_enabled():
-            return cached[1]
-        weight = torch.cat([gamma, beta]).to(dtype).permute(1, 2, 3, 0).reshape(
-            gamma.shape[1], -1)
+        flat = projected.reshape(n * k, -1)
+        tables = [(flat @ conv.tap_matrix().to(dtype)).view(n, k, self.kernel_size ** 2, -1)
+                  for conv in (self.conv_gamma, self.conv_beta)]
         bias = torch.cat([self.conv_gamma.bias, self.conv_beta.bias]).to(dtype)
-        if not torch.is_grad_enabled():
-            self._tap_weight_cache = (key, (weight, bias))
-        return weight, bias
+        return torch.cat(tables, -1), bias
 
     def style_modulation_dense(self, layout: SemanticLayout, size, device: torch.device,
                                dtype: torch.dtype) -> Tensor:

@@ -22,12 +22,11 @@ SKY, TREE, ROCK, BUILDING = 0, 3, 4, 5
 CONFIG = config_path('sean_synthetic')
 
 
-@pytest.fixture(scope='module')
-def sean(tmp_path_factory):
-    root = tmp_path_factory.mktemp('sean')
-    write_synthetic_dataset(str(root / 'data'), num_train=0, num_val=6)
+def style_visible_checkpoint(folder, seed=0) -> str:
+    """A checkpoint of the synthetic-scene SEAN with seeded random weights at gain 1 (at SPADE's
+    0.02 a style barely shows), blending mostly the style branch: ``folder/sean.pth``."""
     synth = SemanticSynthesizer(CONFIG, precision='float32')
-    torch.manual_seed(0)
+    torch.manual_seed(seed)
     with torch.no_grad():
         for module in synth.generator.modules():
             if isinstance(module, (nn.Conv2d, nn.Linear)):
@@ -35,12 +34,22 @@ def sean(tmp_path_factory):
             if type(module).__name__ == 'StyleProjections':
                 for weight in module.weight:
                     nn.init.xavier_normal_(weight, gain=1.0)
+            if type(module).__name__ == 'StyleConvolution':
+                nn.init.xavier_normal_(module.conv_weight(), gain=1.0)
             if hasattr(module, 'blending_gamma'):
                 module.blending_gamma.fill_(2.0)  # mostly the style branch
                 module.blending_beta.fill_(2.0)
-    checkpoint = str(root / 'sean.pth')
+    checkpoint = osp.join(folder, 'sean.pth')
     torch.save(dict(state_dict={f'generator.{k}': v
                                 for k, v in synth.generator.state_dict().items()}), checkpoint)
+    return checkpoint
+
+
+@pytest.fixture(scope='module')
+def sean(tmp_path_factory):
+    root = tmp_path_factory.mktemp('sean')
+    write_synthetic_dataset(str(root / 'data'), num_train=0, num_val=6)
+    checkpoint = style_visible_checkpoint(root)
     val = root / 'data' / 'val'
     labels = {n: np.asarray(Image.open(val / 'labels' / n)) for n in sorted(os.listdir(
         val / 'labels'))}

@@ -55,14 +55,14 @@ def post(url, path, body, headers=None, timeout=60):
     return response.status, response, json.loads(data) if 'json' in kind else data
 
 
-def sean_paint_model(seed=0):
+def sean_paint_model(folder, seed=0):
     """The painter's model of the shipped synthetic-scene SEAN (configs/sean/sean_synthetic.py)
-    with seeded random weights: its region encoder still gives other codes for other photos,
-    which is all the painter's style slots need."""
-    import torch
+    with seeded random weights that let a style show (saved in ``folder``): its region encoder
+    gives other codes for other photos, which is all the painter's style slots need."""
     from tests.paths import config_path
-    torch.manual_seed(seed)
-    return load_models([(config_path('sean_synthetic'), None)])[0]
+    from tests.test_apis.test_synthesize_sean import style_visible_checkpoint
+    return load_models([(config_path('sean_synthetic'),
+                         style_visible_checkpoint(folder, seed))])[0]
 
 
 def style_source_files(folder, name, classes, seed):

@@ -125,7 +125,7 @@ def test_sean_paints_each_class_in_the_style_of_the_source_picked_for_it(tmp_pat
     require_browser()
     from playwright.sync_api import expect, sync_playwright
     from tests.test_apps.paint_helpers import sean_paint_model, style_source_files
-    clade, sean = paint_model(tmp_path), sean_paint_model()
+    clade, sean = paint_model(tmp_path), sean_paint_model(tmp_path)
     a = style_source_files(tmp_path, 'a', range(6), seed=1)
     b = style_source_files(tmp_path, 'b', [0, 1, 3, 4], seed=2)  # no water, no building
     labels = np.zeros((64, 64), np.uint8)  # sky, grass and a tree

@@ -1,5 +1,5 @@
 """The painter's style slots, for a model with per-class style codes (the shipped synthetic-scene
-SEAN, random weights): an uploaded photo and label map become a style source, encoded once by
+SEAN, random weights at which a style shows): an uploaded photo and label map become a style source, encoded once by
 the API; each class is painted with the code of the source picked for it; bad uploads are
 refused naming the file and change nothing; other models are not affected. The browser path is
 in test_paint_browser.py.
@@ -27,8 +27,8 @@ SEQ = itertools.count(1)
 
 
 @pytest.fixture(scope='module')
-def sean():
-    return sean_paint_model()
+def sean(tmp_path_factory):
+    return sean_paint_model(tmp_path_factory.mktemp('sean'))
 
 
 @pytest.fixture(scope='module')
@@ -146,8 +146,8 @@ def test_a_class_is_painted_in_the_style_of_the_source_picked_for_it(clade, sean
     assert np.array_equal(decode_image(answer['image']), clade.synth.synthesize(labels)[0])
 
 
-def test_two_sean_models_side_by_side_each_paint_with_their_own_codes(sean, files):
-    other = sean_paint_model(seed=1)
+def test_two_sean_models_side_by_side_each_paint_with_their_own_codes(sean, files, tmp_path):
+    other = sean_paint_model(tmp_path, seed=1)
     client = create_app([sean, other]).test_client()
     a = add_source(client, files['a']).get_json()
     labels = scene()
