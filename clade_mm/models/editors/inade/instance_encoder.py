@@ -13,7 +13,6 @@ from torch import Tensor
 from mmagic.registry import MODELS
 
 from ....layers import INSTANCES, SemanticLayout, resize_nearest
-from ....layers.label_map import region_means
 from ....layers.inade import instance_noise_input
 
 Posterior = Tuple[Tensor, Tensor]
@@ -32,8 +31,7 @@ class InstanceAwareConv2d(nn.Conv2d):
 
     def apply_weights(self, x: Tensor, instances: Tensor, weight: Tensor,
                       bias: Optional[Tensor]) -> Tensor:
-        """This convolution's windows with ``weight`` and ``bias`` (several convolutions of
-        one input and geometry stacked along the output channels share the masked windows)."""
+        """This convolution's windows with ``weight`` and ``bias``."""
         n, _, h, w = x.shape
         ids = resize_nearest(instances[:, None], (h, w)).to(x.dtype)
         unfold = dict(kernel_size=self.kernel_size, stride=self.stride, padding=self.padding,
@@ -49,6 +47,44 @@ class InstanceAwareConv2d(nn.Conv2d):
         out_h = (h + 2 * self.padding[0] - self.dilation[0] * (self.kernel_size[0] - 1) -
                  1) // self.stride[0] + 1
         return out.view(n, -1, out_h, out.shape[-1] // out_h)
+
+    def region_means(self, x: Tensor, instances: Tensor, rows: int, weight: Tensor,
+                     bias: Optional[Tensor]) -> Tensor:
+        """:func:`~clade_mm.layers.label_map.region_means` of ``apply_weights(x, instances,
+        weight, bias)`` over ``instances``, ``(N, rows, C_out)``, without the full-resolution
+        output (stride 1, output of the input's size).
+
+        The convolution is linear, so its mean over an instance is ``weight`` applied to, per
+        input channel and tap, the mean over the instance's pixels of the input at the tap's
+        offset where that pixel is of the instance too (zero outside the image), plus
+        ``bias`` where the instance has pixels: ``k * k`` sums per channel and instance
+        instead of a convolution at every pixel. Equal up to float rounding.
+        """
+        n, c, h, w = x.shape
+        if self.stride != (1, 1) or any(
+                2 * p != d * (k - 1)
+                for p, d, k in zip(self.padding, self.dilation, self.kernel_size)):
+            raise ValueError(f'{type(self).__name__}.region_means takes a convolution of '
+                             'stride 1 whose output has its input\'s size')
+        ids = resize_nearest(instances[:, None], (h, w)).long()
+        (ph, pw), (dh, dw) = self.padding, self.dilation
+        padded_x = F.pad(x, (pw, pw, ph, ph))
+        padded_ids = F.pad(ids, (pw, pw, ph, ph))  # instance 0 outside, where x is 0
+        index = ids.view(n, 1, -1).expand(-1, c, -1)
+        sums = []
+        for ky in range(self.kernel_size[0]):
+            for kx in range(self.kernel_size[1]):
+                rows_at, cols_at = slice(ky * dh, ky * dh + h), slice(kx * dw, kx * dw + w)
+                same = (padded_ids[..., rows_at, cols_at] == ids).to(x.dtype)
+                shifted = (padded_x[..., rows_at, cols_at] * same).reshape(n, c, -1)
+                sums.append(x.new_zeros(n, c, rows).scatter_add(2, index, shifted))
+        counts = x.new_zeros(n, rows).scatter_add_(1, ids.view(n, -1),
+                                                   x.new_ones(n, h * w))
+        means = torch.stack(sums, -1) / counts.clamp(min=1)[:, None, :, None]  # (N, C, rows, k*k)
+        out = torch.einsum('ncrt,oct->nro', means, weight.flatten(2))
+        if bias is not None:
+            out = out + bias * (counts > 0)[..., None].to(x.dtype)
+        return out
 
 
 @MODELS.register_module()
@@ -115,12 +151,12 @@ class InstanceStyleEncoder(BaseModule):
         y = up(step(self.up2, self.norm_up2, torch.cat([y, x2], 1)))
         y = up(step(self.up3, self.norm_up3, torch.cat([y, x1], 1)))
         rows = int(instances.max()) + 1
-        # The four heads read the same masked windows: one pass with their weights stacked.
+        # The four heads are only ever averaged over each instance: their means, from the
+        # same per-instance sums of y (one pass, their weights stacked).
         heads = (self.scale_conv_mu, self.scale_conv_var, self.bias_conv_mu, self.bias_conv_var)
-        out = heads[0].apply_weights(y, instances, torch.cat([h.weight for h in heads]),
-                                     torch.cat([h.bias for h in heads]))
-        return tuple(region_means(part, instances, rows)
-                     for part in out.split(self.noise_channels, dim=1))
+        out = heads[0].region_means(y, instances, rows, torch.cat([h.weight for h in heads]),
+                                    torch.cat([h.bias for h in heads]))
+        return out.split(self.noise_channels, dim=2)
 
     def encode(self, images: Tensor, layout: SemanticLayout, sample: bool = True,
                generator: Optional[torch.Generator] = None,
