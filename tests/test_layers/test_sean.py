@@ -19,8 +19,8 @@ def trained_like(norm: SEAN, seed: int = 0) -> SEAN:
         for name, param in norm.named_parameters():
             fan_in = param[0].numel() if param.dim() > 1 else 1
             param.normal_(0, 1 / fan_in ** 0.5)
-            if param.dim() == 3:  # the per-class projections: (classes, out, in)
-                param.normal_(0, 1 / param.shape[-1] ** 0.5)
+            if param.dim() == 3:  # a style convolution's weight, kept by tap: (in, k*k, out)
+                param.normal_(0, 1 / (param.shape[0] * param.shape[1]) ** 0.5)
     return norm
 
 
@@ -81,6 +81,24 @@ def test_gathered_style_convolution_is_the_dense_one(size):
             continue
         torch.testing.assert_close(grads['gather'][name], grad, atol=1e-9, rtol=1e-9,
                                    msg=lambda m: f'gradient of {name}: {m}')
+
+
+def test_a_state_dict_with_convolution_layout_style_weights_loads():
+    """Checkpoints of ours from before the weights were kept by tap hold them as nn.Conv2d
+    does, (C, S, k, k): they load into the same layer, giving the same output."""
+    norm = trained_like(SEAN(16, NUM_CLASSES, style_channels=32))
+    state = norm.state_dict()
+    assert state['conv_gamma.weight'].shape == (32, 9, 16)
+    old_layout = dict(state)
+    for conv in ('conv_gamma', 'conv_beta'):
+        old_layout[f'{conv}.weight'] = getattr(norm, conv).conv_weight().contiguous()
+        assert old_layout[f'{conv}.weight'].shape == (16, 32, 3, 3)
+    loaded = SEAN(16, NUM_CLASSES, style_channels=32)
+    loaded.load_state_dict(old_layout)
+    labels, codes = hard_map(), torch.rand(2, NUM_CLASSES, 32) * 2 - 1
+    x = torch.randn(2, 16, 16, 24)
+    torch.testing.assert_close(loaded(x, layout=layout(labels, codes)),
+                               norm(x, layout=layout(labels, codes)), rtol=0, atol=0)
 
 
 def test_a_class_code_reaches_only_pixels_whose_window_touches_the_class():
