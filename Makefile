@@ -31,7 +31,7 @@ bench: setup
 # CHECKPOINT [--compare CONFIG2 CHECKPOINT2] [--port N]".
 paint: setup
 	@if [ -z "$(PAINT_ARGS)" ] && [ ! -f work_dirs/demo/clade/last_checkpoint ]; then \
-		echo "[paint] no demo model yet: running make demo first (about 35 minutes)"; \
+		echo "[paint] no demo model yet: running make demo first (about 30 minutes)"; \
 		$(MAKE) demo; \
 	fi
 	$(PY) tools/paint.py $(PAINT_ARGS)
