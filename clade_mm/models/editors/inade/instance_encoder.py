@@ -14,6 +14,7 @@ from mmagic.registry import MODELS
 
 from ....layers import INSTANCES, SemanticLayout, resize_nearest
 from ....layers.inade import instance_noise_input
+from ....layers.label_map import region_means
 
 Posterior = Tuple[Tensor, Tensor]
 
@@ -60,7 +61,7 @@ class InstanceAwareConv2d(nn.Conv2d):
         ``bias`` where the instance has pixels: ``k * k`` sums per channel and instance
         instead of a convolution at every pixel. Equal up to float rounding.
         """
-        n, c, h, w = x.shape
+        n, _, h, w = x.shape
         if self.stride != (1, 1) or any(
                 2 * p != d * (k - 1)
                 for p, d, k in zip(self.padding, self.dilation, self.kernel_size)):
@@ -70,20 +71,17 @@ class InstanceAwareConv2d(nn.Conv2d):
         (ph, pw), (dh, dw) = self.padding, self.dilation
         padded_x = F.pad(x, (pw, pw, ph, ph))
         padded_ids = F.pad(ids, (pw, pw, ph, ph))  # instance 0 outside, where x is 0
-        index = ids.view(n, 1, -1).expand(-1, c, -1)
-        sums = []
+        means = []  # per tap: (N, rows, C)
         for ky in range(self.kernel_size[0]):
             for kx in range(self.kernel_size[1]):
                 rows_at, cols_at = slice(ky * dh, ky * dh + h), slice(kx * dw, kx * dw + w)
                 same = (padded_ids[..., rows_at, cols_at] == ids).to(x.dtype)
-                shifted = (padded_x[..., rows_at, cols_at] * same).reshape(n, c, -1)
-                sums.append(x.new_zeros(n, c, rows).scatter_add(2, index, shifted))
-        counts = x.new_zeros(n, rows).scatter_add_(1, ids.view(n, -1),
-                                                   x.new_ones(n, h * w))
-        means = torch.stack(sums, -1) / counts.clamp(min=1)[:, None, :, None]  # (N, C, rows, k*k)
-        out = torch.einsum('ncrt,oct->nro', means, weight.flatten(2))
+                means.append(region_means(padded_x[..., rows_at, cols_at] * same, ids[:, 0],
+                                          rows))
+        out = torch.einsum('nrct,oct->nro', torch.stack(means, -1), weight.flatten(2))
         if bias is not None:
-            out = out + bias * (counts > 0)[..., None].to(x.dtype)
+            # the bias map's mean: the bias where the instance has pixels, 0 where it has none
+            out = out + region_means(x.new_ones(n, 1, h, w), ids[:, 0], rows) * bias
         return out
 
 
