@@ -1,8 +1,8 @@
 """The painter's style slots, for a model with per-class style codes (the shipped synthetic-scene
-SEAN, random weights at which a style shows): an uploaded photo and label map become a style source, encoded once by
-the API; each class is painted with the code of the source picked for it; bad uploads are
-refused naming the file and change nothing; other models are not affected. The browser path is
-in test_paint_browser.py.
+SEAN, random weights at which a style shows): an uploaded photo and label map become a style
+source, encoded once by the API; each class is painted with the code of the source picked for
+it; bad uploads are refused naming the file and change nothing; other models are not affected.
+The browser path is in test_paint_browser.py.
 
 Untrained, the model paints every pixel 0 or 255 and a class's style reaches the whole image
 through its low-resolution blocks: a new style for a class shows as pixels flipping, so the
